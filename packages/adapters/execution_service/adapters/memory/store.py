@@ -1,0 +1,176 @@
+"""An in-memory ExecutionStore that behaves like the PostgreSQL one (the contract tests say so)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import attrs
+from execution_service.domain import (
+    Clock,
+    DeadLetter,
+    Event,
+    Execution,
+    ExecutionView,
+    NodeCounts,
+    NodeRun,
+    NodeRunView,
+    Page,
+    Paged,
+    RawMessage,
+    RetryRequest,
+    Status,
+    merge,
+)
+from execution_service.domain.model import NodeRunKey, node_run_key
+
+T = TypeVar("T")
+
+
+class StoreUnavailable(ConnectionError):
+    """What the fake raises while `available` is False, as a real store would while down."""
+
+
+class MemoryStore:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.available = True
+        self._events: dict[str, Event] = {}
+        self._executions: dict[str, Execution] = {}
+        self._node_runs: dict[NodeRunKey, NodeRun] = {}
+        self._stamps: dict[object, tuple[datetime, datetime]] = {}  # created, updated
+        self._dead_letters: dict[str, DeadLetter] = {}
+        self._retries: dict[tuple[str, int], RetryRequest] = {}
+
+    def _check(self) -> None:
+        if not self.available:
+            raise StoreUnavailable("the in-memory store is switched off")
+
+    async def record(
+        self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
+    ) -> frozenset[str]:
+        self._check()
+        now = self._clock.now()
+        new: dict[str, Event] = {}
+        for event in events:
+            if event.key not in self._events:
+                new.setdefault(event.key, event)
+        executions = {
+            e.execution_id: self._executions[e.execution_id]
+            for e in new.values()
+            if e.execution_id in self._executions
+        }
+        node_runs = {
+            key: self._node_runs[key]
+            for key in (node_run_key(e) for e in new.values() if e.kind.is_node)
+            if key in self._node_runs
+        }
+        merge(executions, node_runs, new.values())
+        self._events.update(new)
+        self._executions.update(executions)
+        self._node_runs.update(node_runs)
+        for key in [*executions, *node_runs]:
+            created = self._stamps.get(key, (now, now))[0]
+            self._stamps[key] = (created, now)
+        for letter in dead_letters:
+            seen = self._dead_letters.get(letter.key)
+            self._dead_letters[letter.key] = attrs.evolve(
+                letter,
+                first_seen=seen.first_seen if seen else now,
+                last_seen=now,
+                count=seen.count + 1 if seen else 1,
+            )
+        return frozenset(new)
+
+    async def execution(self, execution_id: str) -> ExecutionView | None:
+        self._check()
+        execution = self._executions.get(execution_id)
+        return None if execution is None else self._execution_view(execution)
+
+    async def executions(self, page: Page) -> Paged[ExecutionView]:
+        self._check()
+        ordered = sorted(
+            self._executions.values(),
+            key=lambda e: (_known(e.values()["started_at"]), e.id),
+            reverse=True,
+        )
+        return _paged([self._execution_view(e) for e in ordered], page)
+
+    async def node_runs(self, execution_id: str, page: Page) -> Paged[NodeRunView]:
+        self._check()
+        runs = sorted(
+            (r for r in self._node_runs.values() if r.execution_id == execution_id),
+            key=lambda r: (_unknown_last(r.values()["started_at"]), r.node_id, r.attempt),
+        )
+        return _paged([self._node_run_view(r) for r in runs], page)
+
+    async def failed_node(self, execution_id: str, attempt: int) -> str | None:
+        self._check()
+        failed = [
+            run
+            for run in self._node_runs.values()
+            if run.execution_id == execution_id
+            and run.attempt == attempt
+            and run.status is Status.FAILED
+        ]
+        if not failed:
+            return None
+        return min(failed, key=lambda r: (_unknown_last(r.claim.at), r.node_id)).node_id
+
+    async def history(self, execution_id: str) -> Sequence[RawMessage]:
+        self._check()
+        return [e.as_message() for e in self._events.values() if e.execution_id == execution_id]
+
+    async def dead_letters(self, page: Page) -> Paged[DeadLetter]:
+        self._check()
+        ordered = sorted(
+            self._dead_letters.values(), key=lambda d: (d.last_seen, d.key), reverse=True
+        )
+        return _paged(ordered, page)
+
+    async def retry_request(self, execution_id: str, attempt: int) -> RetryRequest | None:
+        self._check()
+        return self._retries.get((execution_id, attempt))
+
+    async def record_retry_request(self, request: RetryRequest) -> RetryRequest:
+        self._check()
+        return self._retries.setdefault((request.execution_id, request.attempt), request)
+
+    def _execution_view(self, execution: Execution) -> ExecutionView:
+        latest: dict[str, NodeRun] = {}
+        for run in self._node_runs.values():
+            if run.execution_id == execution.id:
+                if run.node_id not in latest or run.attempt > latest[run.node_id].attempt:
+                    latest[run.node_id] = run
+        statuses = [run.status for run in latest.values()]
+        counts = NodeCounts(
+            total=len(statuses),
+            running=statuses.count(Status.RUNNING),
+            completed=statuses.count(Status.COMPLETED),
+            failed=statuses.count(Status.FAILED),
+        )
+        created, updated = self._stamps[execution.id]
+        return ExecutionView(
+            **execution.values(), nodes=counts, created_at=created, updated_at=updated
+        )
+
+    def _node_run_view(self, run: NodeRun) -> NodeRunView:
+        created, updated = self._stamps[run.key]
+        return NodeRunView(**run.values(), created_at=created, updated_at=updated)
+
+
+def _known(value: datetime | None) -> tuple[bool, Any]:
+    """Sorts unknown times below every known one."""
+    return (value is not None, value)
+
+
+def _unknown_last(value: datetime | None) -> tuple[bool, Any]:
+    return (value is None, value)
+
+
+def _paged(items: Sequence[T], page: Page) -> Paged[T]:
+    return Paged(list(items[page.offset : page.offset + page.limit]), len(items), page)
+
+
+__all__ = ["MemoryStore", "StoreUnavailable"]

@@ -1,0 +1,70 @@
+"""The Execution Service's domain: standard library and attrs only."""
+
+from execution_service.domain.events import (
+    Event,
+    EventKind,
+    Ignored,
+    Parsed,
+    RawMessage,
+    Rejected,
+    parse_message,
+)
+from execution_service.domain.model import Execution, NodeRun, Projection, Status, fold, merge
+from execution_service.domain.ports import Clock, ExecutionStore, RetryPublisher
+from execution_service.domain.use_cases import (
+    BatchReport,
+    Conflict,
+    NotFound,
+    Outcome,
+    PublishFailed,
+    get_execution,
+    get_node_runs,
+    list_executions,
+    record_events,
+    request_retry,
+)
+from execution_service.domain.views import (
+    DeadLetter,
+    ExecutionView,
+    NodeCounts,
+    NodeRunView,
+    Page,
+    Paged,
+    RetryRequest,
+)
+
+__all__ = [
+    "BatchReport",
+    "Clock",
+    "Conflict",
+    "DeadLetter",
+    "Event",
+    "EventKind",
+    "Execution",
+    "ExecutionStore",
+    "ExecutionView",
+    "Ignored",
+    "NodeCounts",
+    "NodeRun",
+    "NodeRunView",
+    "NotFound",
+    "Outcome",
+    "Page",
+    "Paged",
+    "Parsed",
+    "Projection",
+    "PublishFailed",
+    "RawMessage",
+    "Rejected",
+    "RetryPublisher",
+    "RetryRequest",
+    "Status",
+    "fold",
+    "get_execution",
+    "get_node_runs",
+    "list_executions",
+    "merge",
+    "parse_message",
+    "record_events",
+    "request_retry",
+]

@@ -1,0 +1,265 @@
+"""The event contract (CONTRACT §1): raw NATS messages in, typed events or rejections out."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+JSON = Any  # a value json.loads can return
+MAX_EVENT_BYTES = 256 * 1024
+
+
+class EventKind(enum.Enum):
+    EXECUTION_STARTED = "execution.started"
+    NODE_STARTED = "execution.node.started"
+    NODE_COMPLETED = "execution.node.completed"
+    NODE_FAILED = "execution.node.failed"
+    EXECUTION_COMPLETED = "execution.completed"
+    EXECUTION_FAILED = "execution.failed"
+    EXECUTION_CANCELLED = "execution.cancelled"
+
+    @property
+    def is_node(self) -> bool:
+        return self in _NODE_KINDS
+
+    @property
+    def time_field(self) -> str:
+        return _TIME_FIELD[self]
+
+
+_NODE_KINDS = frozenset({EventKind.NODE_STARTED, EventKind.NODE_COMPLETED, EventKind.NODE_FAILED})
+_TIME_FIELD = {
+    EventKind.EXECUTION_STARTED: "startedAt",
+    EventKind.NODE_STARTED: "startedAt",
+    EventKind.NODE_COMPLETED: "completedAt",
+    EventKind.NODE_FAILED: "failedAt",
+    EventKind.EXECUTION_COMPLETED: "completedAt",
+    EventKind.EXECUTION_FAILED: "failedAt",
+    EventKind.EXECUTION_CANCELLED: "cancelledAt",
+}
+_BY_SUBJECT = {kind.value: kind for kind in EventKind}
+
+
+@attrs.frozen
+class RawMessage:
+    """A message as the broker delivered it."""
+
+    subject: str
+    data: bytes
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    stream: str | None = None
+    sequence: int | None = None
+
+
+@attrs.frozen
+class Event:
+    """One accepted event. `at` is the event's own time field (startedAt, completedAt…),
+    defaulting to the envelope `timestamp`; `timestamp` orders conflicting reports."""
+
+    key: str
+    kind: EventKind
+    execution_id: str
+    timestamp: datetime
+    at: datetime
+    attempt: int = 1
+    node_id: str | None = None
+    workflow_id: str | None = None
+    user_id: str | None = None
+    node_type: str | None = None
+    node_name: str | None = None
+    input: JSON = None
+    output: JSON = None
+    metadata: JSON = None
+    error: str | None = None
+    duration: int | None = None
+    retry_of: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    payload: bytes = attrs.field(default=b"", eq=False, repr=False)  # as received
+
+    def as_message(self) -> RawMessage:
+        """The event as a message that parses back to it (the history a store keeps)."""
+        return RawMessage(self.kind.value, self.payload, {"Nats-Msg-Id": self.key})
+
+
+@attrs.frozen
+class Rejected:
+    """A bad event: acknowledged, dead-lettered with `reason`, never applied."""
+
+    key: str
+    reason: str
+
+
+@attrs.frozen
+class Ignored:
+    """A subject under `execution.` this service does not handle (e.g. its own retry requests)."""
+
+    key: str
+
+
+Parsed = Event | Rejected | Ignored
+
+
+class _Bad(Exception):
+    pass
+
+
+def dedupe_key(message: RawMessage, event_id: object = None) -> str:
+    """eventId, else the Nats-Msg-Id header, else stream:sequence, else a content hash."""
+    if isinstance(event_id, str) and event_id:
+        return event_id
+    msg_id = message.headers.get("Nats-Msg-Id")
+    if msg_id:
+        return msg_id
+    if message.stream is not None and message.sequence is not None:
+        return f"{message.stream}:{message.sequence}"
+    digest = hashlib.sha256(message.subject.encode() + b"\0" + message.data).hexdigest()
+    return f"sha256:{digest}"
+
+
+def parse_time(value: str) -> datetime:
+    """ISO-8601 as JavaScript's Date serialises it; a time without zone is UTC."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_message(message: RawMessage, max_bytes: int = MAX_EVENT_BYTES) -> Parsed:
+    kind = _BY_SUBJECT.get(message.subject)
+    envelope: object = None
+    try:
+        envelope = json.loads(message.data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return Rejected(dedupe_key(message), f"not JSON: {exc}")
+    event_id = envelope.get("eventId") if isinstance(envelope, dict) else None
+    key = dedupe_key(message, event_id)
+    if kind is None:
+        if message.subject.startswith("execution."):
+            return Ignored(key)
+        return Rejected(key, f"unknown subject {message.subject!r}")
+    if len(message.data) > max_bytes:
+        return Rejected(key, f"event is {len(message.data)} bytes, more than {max_bytes}")
+    if not isinstance(envelope, dict):
+        return Rejected(key, f"not a JSON object but {_json_type(envelope)}")
+    try:
+        return _event(kind, key, envelope, message.data)
+    except _Bad as bad:
+        return Rejected(key, str(bad))
+
+
+def _event(kind: EventKind, key: str, envelope: dict[str, Any], payload: bytes) -> Event:
+    if "eventId" in envelope and not isinstance(envelope["eventId"], str | None):
+        raise _Bad("eventId must be a string")
+    event_type = envelope.get("eventType")
+    if event_type is not None and event_type != kind.value:
+        raise _Bad(f"eventType {event_type!r} does not match subject {kind.value!r}")
+    data = envelope.get("data")
+    if not isinstance(data, dict):
+        raise _Bad(f"data must be an object, not {_json_type(data)}")
+    timestamp = _time(envelope, "timestamp", "")
+    at = _time(data, kind.time_field, "data.")
+    if timestamp is None and at is None:
+        raise _Bad(f"neither timestamp nor data.{kind.time_field} is given")
+    timestamp = timestamp or at
+    at = at or timestamp
+    assert timestamp is not None and at is not None
+    node_id = _string(data, "nodeId", required=kind.is_node)
+    return Event(
+        key=key,
+        kind=kind,
+        execution_id=_string(data, "executionId", required=True) or "",
+        timestamp=timestamp,
+        at=at,
+        attempt=_attempt(data),
+        node_id=node_id if kind.is_node else None,
+        workflow_id=_string(data, "workflowId"),
+        user_id=_string(data, "userId"),
+        node_type=_string(data, "nodeType"),
+        node_name=_string(data, "nodeName"),
+        input=data.get("input"),
+        output=data.get("output"),
+        metadata=data.get("metadata"),
+        error=_error(data),
+        duration=_duration(data),
+        retry_of=_string(data, "retryOf"),
+        correlation_id=_string(envelope, "correlationId", prefix=""),
+        causation_id=_string(envelope, "causationId", prefix=""),
+        payload=payload,
+    )
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
+
+
+def _string(
+    obj: Mapping[str, Any], name: str, required: bool = False, prefix: str = "data."
+) -> str | None:
+    value = obj.get(name)
+    if value is None or value == "":
+        if required:
+            raise _Bad(f"missing required field {prefix}{name}")
+        return None
+    if not isinstance(value, str):
+        raise _Bad(f"{prefix}{name} must be a string, not {_json_type(value)}")
+    return value
+
+
+def _time(obj: Mapping[str, Any], name: str, prefix: str) -> datetime | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Bad(f"{prefix}{name} must be an ISO-8601 string, not {_json_type(value)}")
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise _Bad(f"{prefix}{name} is not an ISO-8601 time: {value[:64]!r}") from None
+
+
+def _attempt(data: Mapping[str, Any]) -> int:
+    value = data.get("attempt")
+    if value is None:
+        return 1
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise _Bad(f"data.attempt must be a positive integer, not {value!r}"[:120])
+    return value
+
+
+def _duration(data: Mapping[str, Any]) -> int | None:
+    value = data.get("duration")
+    if value is None:
+        return None
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise _Bad(f"data.duration must be a non-negative number of ms, not {value!r}"[:120])
+    return round(value)
+
+
+def _error(data: Mapping[str, Any]) -> str | None:
+    """Errors are text; orchestrators that send {message, …} objects keep their message."""
+    value = data.get("error", data.get("reason"))
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("message"), str):
+        return str(value["message"])
+    return json.dumps(value, sort_keys=True)

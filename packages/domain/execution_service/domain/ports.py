@@ -1,0 +1,68 @@
+"""What the use cases need from the outside world."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from execution_service.domain.events import Event, RawMessage
+from execution_service.domain.views import (
+    DeadLetter,
+    ExecutionView,
+    NodeRunView,
+    Page,
+    Paged,
+    RetryRequest,
+)
+
+
+class ExecutionStore(Protocol):
+    """Each call is its own unit of work: atomic, and safe to call from concurrent tasks."""
+
+    async def record(
+        self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
+    ) -> frozenset[str]:
+        """Atomically store the events not seen before (by key), bring their executions and
+        node runs to the fold of all their events, and store the dead letters (a repeated
+        key counts up). Returns the keys of the events that were new."""
+        ...
+
+    async def execution(self, execution_id: str) -> ExecutionView | None: ...
+
+    async def executions(self, page: Page) -> Paged[ExecutionView]:
+        """Newest first: by start time (unknown last), then id."""
+        ...
+
+    async def node_runs(self, execution_id: str, page: Page) -> Paged[NodeRunView]:
+        """By start time (unknown last), then node id, then attempt."""
+        ...
+
+    async def failed_node(self, execution_id: str, attempt: int) -> str | None:
+        """The node of that attempt that failed first (by failure time, then node id)."""
+        ...
+
+    async def history(self, execution_id: str) -> Sequence[RawMessage]:
+        """Every event recorded for the execution, as received."""
+        ...
+
+    async def dead_letters(self, page: Page) -> Paged[DeadLetter]:
+        """Most recently seen first."""
+        ...
+
+    async def retry_request(self, execution_id: str, attempt: int) -> RetryRequest | None: ...
+
+    async def record_retry_request(self, request: RetryRequest) -> RetryRequest:
+        """Store the request; if one for the same execution and attempt exists, keep and
+        return that one."""
+        ...
+
+
+class RetryPublisher(Protocol):
+    async def publish_retry(self, request: RetryRequest) -> None:
+        """Publish `execution.retry.requested`; raise PublishFailed if it did not go out."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

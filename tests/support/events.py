@@ -1,0 +1,45 @@
+"""Building raw event messages the way the orchestrator publishes them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from execution_service.domain import RawMessage
+
+T0 = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
+_ids = itertools.count()
+
+
+def iso(at: datetime) -> str:
+    """As JavaScript's Date.toISOString() writes it."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def at(ms: int) -> datetime:
+    return T0 + timedelta(milliseconds=ms)
+
+
+def message(
+    subject: str,
+    data: dict[str, Any],
+    ms: int | None = 0,
+    event_id: str | None = None,
+    **envelope: Any,
+) -> RawMessage:
+    body: dict[str, Any] = {
+        "eventId": event_id or f"evt-{next(_ids)}",
+        "eventType": subject,
+        "version": "1.0",
+        "data": data,
+    }
+    if ms is not None:
+        body["timestamp"] = iso(at(ms))
+    body.update(envelope)
+    return RawMessage(subject, json.dumps(body).encode())
+
+
+def raw(subject: str, body: Any) -> RawMessage:
+    return RawMessage(subject, json.dumps(body).encode())

@@ -1,0 +1,53 @@
+"""The dependency rule, checked on every import statement: domain imports only the standard
+library and attrs; adapters import the domain and their own libraries, never app."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def imports(package: str) -> list[tuple[str, str]]:
+    found = []
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files, f"no sources under {package}"
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found += [(str(path.relative_to(ROOT)), alias.name) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.append((str(path.relative_to(ROOT)), node.module))
+    return found
+
+
+def test_domain_imports_only_the_standard_library_attrs_and_itself() -> None:
+    allowed = set(sys.stdlib_module_names) | {"attrs", "__future__"}
+    bad = [
+        (path, module)
+        for path, module in imports("packages/domain")
+        if module.split(".")[0] not in allowed and not module.startswith("execution_service.domain")
+    ]
+    assert bad == []
+
+
+def test_adapters_never_import_app() -> None:
+    bad = [
+        (path, module)
+        for path, module in imports("packages/adapters")
+        if module.startswith("execution_service.app")
+    ]
+    assert bad == []
+
+
+def test_an_adapter_imports_no_other_adapter_but_the_fakes_clock() -> None:
+    bad = []
+    for path, module in imports("packages/adapters"):
+        own = path.split("/")[4]
+        if module.startswith("execution_service.adapters."):
+            other = module.split(".")[2]
+            if other not in (own, "system"):
+                bad.append((path, module))
+    assert bad == []

@@ -1,0 +1,158 @@
+"""The event contract: a raw message becomes a typed event, a precise rejection, or is ignored."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from execution_service.domain import Event, EventKind, Ignored, RawMessage, Rejected, parse_message
+from execution_service.domain.events import parse_time
+from support.events import message, raw
+
+GOOD = {"executionId": "e1", "nodeId": "n1"}
+TS = "2026-11-25T10:00:03.120Z"
+
+
+def rejected(msg: RawMessage) -> str:
+    parsed = parse_message(msg)
+    assert isinstance(parsed, Rejected), parsed
+    return parsed.reason
+
+
+def test_a_full_node_completed_event_is_parsed() -> None:
+    parsed = parse_message(
+        message(
+            "execution.node.completed",
+            GOOD | {"nodeType": "tool", "output": {"a": 1}, "duration": 812.4, "attempt": 2},
+            event_id="k1",
+            correlationId="c1",
+        )
+    )
+    assert isinstance(parsed, Event)
+    assert parsed.kind is EventKind.NODE_COMPLETED
+    assert (parsed.key, parsed.execution_id, parsed.node_id) == ("k1", "e1", "n1")
+    assert (parsed.attempt, parsed.duration, parsed.output) == (2, 812, {"a": 1})
+    assert parsed.correlation_id == "c1"
+    assert parsed.at == parsed.timestamp  # completedAt missing: the envelope's timestamp
+
+
+@pytest.mark.parametrize(
+    ("msg", "reason"),
+    [
+        (RawMessage("execution.started", b"{nope"), "not JSON"),
+        (RawMessage("execution.started", b"\xff\xfe"), "not JSON"),
+        (raw("execution.started", [1, 2]), "not a JSON object but an array"),
+        (raw("execution.started", "text"), "not a JSON object but a string"),
+        (raw("execution.started", {"timestamp": TS}), "data must be an object, not null"),
+        (raw("execution.started", {"timestamp": TS, "data": []}), "data must be an object"),
+        (message("execution.started", {}), "missing required field data.executionId"),
+        (message("execution.started", {"executionId": ""}), "missing required field"),
+        (
+            message("execution.node.started", {"executionId": "e"}),
+            "missing required field data.nodeId",
+        ),
+        (
+            message("execution.started", {"executionId": 42}),
+            "data.executionId must be a string, not a number",
+        ),
+        (
+            message("execution.node.failed", {"executionId": "e", "nodeId": ["n"]}),
+            "data.nodeId must be a string",
+        ),
+        (
+            message("execution.started", {"executionId": "e", "workflowId": 1}),
+            "data.workflowId must be a string",
+        ),
+        (
+            message("execution.failed", {"executionId": "e"}, eventType="execution.completed"),
+            "does not match subject",
+        ),
+        (
+            message("execution.started", {"executionId": "e"}, timestamp="yesterday"),
+            "timestamp is not an ISO-8601 time",
+        ),
+        (
+            message("execution.started", {"executionId": "e"}, timestamp=1700000000),
+            "timestamp must be an ISO-8601 string",
+        ),
+        (
+            message("execution.started", {"executionId": "e", "startedAt": "2026-13-45"}),
+            "data.startedAt is not an ISO-8601 time",
+        ),
+        (
+            message("execution.started", {"executionId": "e"}, ms=None),
+            "neither timestamp nor data.startedAt",
+        ),
+        (
+            message("execution.started", {"executionId": "e", "attempt": 0}),
+            "data.attempt must be a positive integer",
+        ),
+        (
+            message("execution.started", {"executionId": "e", "attempt": "2"}),
+            "data.attempt must be a positive integer",
+        ),
+        (
+            message("execution.started", {"executionId": "e", "attempt": True}),
+            "data.attempt must be a positive integer",
+        ),
+        (
+            message("execution.node.completed", GOOD | {"duration": -1}),
+            "data.duration must be a non-negative",
+        ),
+        (
+            message("execution.node.completed", GOOD | {"duration": "5"}),
+            "data.duration must be a non-negative",
+        ),
+        (message("execution.started", {"executionId": "e"}, eventId=7), "eventId must be a string"),
+        (RawMessage("other.subject", b"{}"), "unknown subject"),
+    ],
+)
+def test_each_bad_event_is_rejected_with_its_reason(msg: RawMessage, reason: str) -> None:
+    assert reason in rejected(msg)
+
+
+def test_an_oversized_event_is_rejected() -> None:
+    big = message("execution.started", {"executionId": "e", "input": {"blob": "x" * 600_000}})
+    assert "more than" in rejected(big)
+
+
+def test_unknown_subjects_under_execution_are_ignored_not_errors() -> None:
+    parsed = parse_message(raw("execution.retry.requested", {"eventId": "r1"}))
+    assert parsed == Ignored("r1")
+    assert isinstance(
+        parse_message(RawMessage("execution.whatever", b"garbage")), Ignored | Rejected
+    )
+
+
+def test_dedupe_key_is_event_id_then_msg_id_header_then_stream_sequence() -> None:
+    body = json.dumps({"timestamp": TS, "data": {"executionId": "e"}}).encode()
+    with_header = RawMessage("execution.started", body, {"Nats-Msg-Id": "m1"}, "S", 9)
+    assert parse_message(with_header).key == "m1"
+    assert parse_message(RawMessage("execution.started", body, {}, "S", 9)).key == "S:9"
+    with_id = json.dumps({"eventId": "e1", "timestamp": TS, "data": {"executionId": "e"}})
+    assert parse_message(RawMessage("execution.started", with_id.encode(), {}, "S", 9)).key == "e1"
+
+
+def test_a_missing_time_field_defaults_to_the_timestamp_and_vice_versa() -> None:
+    only_time = message("execution.completed", {"executionId": "e", "completedAt": TS}, ms=None)
+    parsed = parse_message(only_time)
+    assert isinstance(parsed, Event)
+    assert parsed.timestamp == parsed.at == datetime(2026, 11, 25, 10, 0, 3, 120000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-11-25T10:00:03.120Z", "2026-11-25T10:00:03.120", "2026-11-25T11:00:03.120+01:00"],
+)
+def test_times_as_javascript_writes_them_naive_is_utc(text: str) -> None:
+    assert parse_time(text) == datetime(2026, 11, 25, 10, 0, 3, 120000, tzinfo=UTC)
+
+
+def test_error_objects_keep_their_message_and_cancel_reason_is_the_error() -> None:
+    failed = parse_message(message("execution.node.failed", GOOD | {"error": {"message": "boom"}}))
+    cancelled = parse_message(
+        message("execution.cancelled", {"executionId": "e", "reason": "user"})
+    )
+    assert isinstance(failed, Event) and failed.error == "boom"
+    assert isinstance(cancelled, Event) and cancelled.error == "user"
