@@ -106,6 +106,14 @@ def test_a_full_node_completed_event_is_parsed() -> None:
         ),
         (message("execution.started", {"executionId": "e"}, eventId=7), "eventId must be a string"),
         (RawMessage("other.subject", b"{}"), "unknown subject"),
+        (RawMessage("execution.started", b'{"data": {"executionId": "a\\u0000b"}}'), "NUL"),
+        (RawMessage("execution.started", b'{"data": {"input": "\\ud800"}}'), "lone surrogate"),
+        (RawMessage("execution.started", b'{"data": {"duration": 1e400}}'), "out of range"),
+        (RawMessage("execution.started", b'{"data": {"duration": NaN}}'), "not JSON"),
+        (message("execution.started", {"executionId": "e" * 257}), "longer than 256"),
+        (message("execution.started", {"executionId": "e"}, event_id="k" * 300), "longer than 256"),
+        (message("execution.started", {"executionId": "e", "attempt": 2**31}), "positive integer"),
+        (message("execution.node.completed", GOOD | {"duration": 1e300}), "non-negative number"),
     ],
 )
 def test_each_bad_event_is_rejected_with_its_reason(msg: RawMessage, reason: str) -> None:

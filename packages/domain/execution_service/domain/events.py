@@ -14,6 +14,9 @@ import attrs
 
 JSON = Any  # a value json.loads can return
 MAX_EVENT_BYTES = 256 * 1024
+MAX_ID_LENGTH = 256  # ids are indexed; an index entry must stay small
+MAX_ATTEMPT = 2**31 - 1
+MAX_DURATION_MS = 2**53  # what JavaScript counts exactly
 
 
 class EventKind(enum.Enum):
@@ -113,11 +116,11 @@ class _Bad(Exception):
 
 def dedupe_key(message: RawMessage, event_id: object = None) -> str:
     """eventId, else the Nats-Msg-Id header, else stream:sequence, else a content hash."""
-    if isinstance(event_id, str) and event_id:
-        return event_id
-    msg_id = message.headers.get("Nats-Msg-Id")
-    if msg_id:
-        return msg_id
+    for candidate in (event_id, message.headers.get("Nats-Msg-Id")):
+        if isinstance(candidate, str) and candidate:
+            if len(candidate) <= MAX_ID_LENGTH:
+                return candidate
+            return "sha256:" + hashlib.sha256(candidate.encode(errors="replace")).hexdigest()
     if message.stream is not None and message.sequence is not None:
         return f"{message.stream}:{message.sequence}"
     digest = hashlib.sha256(message.subject.encode() + b"\0" + message.data).hexdigest()
@@ -136,7 +139,7 @@ def parse_message(message: RawMessage, max_bytes: int = MAX_EVENT_BYTES) -> Pars
     kind = _BY_SUBJECT.get(message.subject)
     envelope: object = None
     try:
-        envelope = json.loads(message.data)
+        envelope = json.loads(message.data, parse_float=_finite, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         return Rejected(dedupe_key(message), f"not JSON: {exc}")
     event_id = envelope.get("eventId") if isinstance(envelope, dict) else None
@@ -149,15 +152,41 @@ def parse_message(message: RawMessage, max_bytes: int = MAX_EVENT_BYTES) -> Pars
         return Rejected(key, f"event is {len(message.data)} bytes, more than {max_bytes}")
     if not isinstance(envelope, dict):
         return Rejected(key, f"not a JSON object but {_json_type(envelope)}")
+    if b"\\u" in message.data and not _storable(envelope):
+        return Rejected(key, "contains a NUL character or a lone surrogate, which text can't hold")
     try:
         return _event(kind, key, envelope, message.data)
     except _Bad as bad:
         return Rejected(key, str(bad))
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:32]} is out of range")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not JSON")
+
+
+def _storable(value: object) -> bool:
+    """Strings a database can store: no NUL, no unpaired surrogate."""
+    if isinstance(value, str):
+        return "\x00" not in value and value.encode("utf-8", "replace").decode() == value
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
+
+
 def _event(kind: EventKind, key: str, envelope: dict[str, Any], payload: bytes) -> Event:
     if "eventId" in envelope and not isinstance(envelope["eventId"], str | None):
         raise _Bad("eventId must be a string")
+    if len(envelope.get("eventId") or "") > MAX_ID_LENGTH:
+        raise _Bad(f"eventId is longer than {MAX_ID_LENGTH} characters")
     event_type = envelope.get("eventType")
     if event_type is not None and event_type != kind.value:
         raise _Bad(f"eventType {event_type!r} does not match subject {kind.value!r}")
@@ -215,6 +244,8 @@ def _string(
         return None
     if not isinstance(value, str):
         raise _Bad(f"{prefix}{name} must be a string, not {_json_type(value)}")
+    if len(value) > MAX_ID_LENGTH:
+        raise _Bad(f"{prefix}{name} is longer than {MAX_ID_LENGTH} characters")
     return value
 
 
@@ -236,7 +267,7 @@ def _attempt(data: Mapping[str, Any]) -> int:
         return 1
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ATTEMPT:
         raise _Bad(f"data.attempt must be a positive integer, not {value!r}"[:120])
     return value
 
@@ -249,7 +280,7 @@ def _duration(data: Mapping[str, Any]) -> int | None:
         not isinstance(value, int | float)
         or isinstance(value, bool)
         or not math.isfinite(value)
-        or value < 0
+        or not 0 <= value <= MAX_DURATION_MS
     ):
         raise _Bad(f"data.duration must be a non-negative number of ms, not {value!r}"[:120])
     return round(value)

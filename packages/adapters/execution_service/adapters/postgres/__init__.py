@@ -1,0 +1,19 @@
+"""PostgreSQL: the ExecutionStore, its schema migrations, and DATABASE_URL handling."""
+
+from execution_service.adapters.postgres.migrations import (
+    apply_migrations,
+    apply_migrations_async,
+    rollback_migrations,
+)
+from execution_service.adapters.postgres.store import PostgresStore, create_database
+from execution_service.adapters.postgres.url import BadDatabaseUrl, PostgresUrl
+
+__all__ = [
+    "BadDatabaseUrl",
+    "PostgresStore",
+    "PostgresUrl",
+    "apply_migrations",
+    "apply_migrations_async",
+    "create_database",
+    "rollback_migrations",
+]

@@ -1,0 +1,429 @@
+"""The ExecutionStore on PostgreSQL.
+
+`databases` owns the pool and the connections; the SQL goes through the raw asyncpg
+connection, because bulk writes need it (`databases`' execute_many runs one statement per
+row) and so that arrays, jsonb and $n parameters are native everywhere.
+
+Recording a batch is one transaction of a fixed number of round trips, whatever its size:
+insert the events (the unique key finds duplicates), create-or-lock the executions they
+touch, read their node runs, merge the new events in Python (the domain's fold), write both
+back with unnest, and count dead letters. Row locks on the executions serialise writers
+that share an execution, so replicas on one consumer end in the state one writer would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+from databases import Database
+from execution_service.adapters.postgres.url import PostgresUrl
+from execution_service.domain import (
+    DeadLetter,
+    Event,
+    ExecutionView,
+    NodeCounts,
+    NodeRunView,
+    Page,
+    Paged,
+    RawMessage,
+    RetryRequest,
+    Status,
+    merge,
+)
+from execution_service.domain.model import Execution, NodeRun, NodeRunKey, node_run_key
+from execution_service.domain.snapshots import (
+    execution_from_row,
+    execution_row,
+    node_run_from_row,
+    node_run_row,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+_EXECUTION_COLUMNS = (
+    "id, workflow_id, user_id, status, attempt, started_at, completed_at, duration, error,"
+    " input, output, metadata, retry_of, provenance, created_at, updated_at"
+)
+_NODE_RUN_COLUMNS = (
+    "id::text AS id, execution_id, node_id, attempt, node_type, node_name, status, input,"
+    " output, error, started_at, completed_at, duration, provenance, created_at, updated_at"
+)
+# Node counts: distinct nodes, each by its run of the highest attempt.
+_COUNTS = """
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS total,
+               count(*) FILTER (WHERE status = 'RUNNING') AS running,
+               count(*) FILTER (WHERE status = 'COMPLETED') AS completed,
+               count(*) FILTER (WHERE status = 'FAILED') AS failed
+        FROM (SELECT DISTINCT ON (node_id) status FROM execution_logs l
+              WHERE l.execution_id = e.id ORDER BY node_id, attempt DESC) latest
+    ) c ON true
+"""
+
+
+def _encode_json(value: Any) -> str:
+    """bytes are JSON text as received; anything else is serialised."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return json.dumps(value, separators=(",", ":"))
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", encoder=_encode_json, decoder=json.loads, schema="pg_catalog"
+    )
+
+
+def create_database(url: PostgresUrl, min_size: int = 2, max_size: int = 10) -> Database:
+    return Database(
+        url.url(),
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        **url.connect_kwargs(),
+    )
+
+
+class PostgresStore:
+    def __init__(self, database: Database, max_retries: int = 8) -> None:
+        self._db = database
+        self._max_retries = max_retries
+
+    async def _run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        async with self._db.connection() as connection:
+            raw: asyncpg.Connection = connection.raw_connection
+            return await work(raw)
+
+    async def _in_transaction(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Deadlocks and serialization failures between replicas are retried, never raised."""
+        for attempt in range(self._max_retries + 1):
+            try:
+
+                async def transaction(raw: asyncpg.Connection) -> T:
+                    async with raw.transaction():
+                        return await work(raw)
+
+                return await self._run(transaction)
+            except _RETRYABLE as exc:
+                if attempt == self._max_retries:
+                    raise
+                log.info("retrying a transaction after %s", type(exc).__name__)
+                await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    async def ping(self) -> None:
+        await self._run(lambda raw: raw.fetchval("SELECT 1"))
+
+    async def record(
+        self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
+    ) -> frozenset[str]:
+        unique = sorted({e.key: e for e in reversed(events)}.values(), key=lambda e: e.key)
+        letters = _count_by_key(dead_letters)
+
+        async def work(raw: asyncpg.Connection) -> frozenset[str]:
+            applied: frozenset[str] = frozenset()
+            if unique:
+                applied = await _insert_events(raw, unique)
+            new = [e for e in unique if e.key in applied]
+            if new:
+                await _apply(raw, new)
+            if letters:
+                await _record_dead_letters(raw, letters)
+            return applied
+
+        return await self._in_transaction(work)
+
+    async def execution(self, execution_id: str) -> ExecutionView | None:
+        row = await self._run(
+            lambda raw: raw.fetchrow(
+                f"SELECT e.*, c.* FROM executions e {_COUNTS} WHERE e.id = $1", execution_id
+            )
+        )
+        return None if row is None else _execution_view(row)
+
+    async def executions(self, page: Page) -> Paged[ExecutionView]:
+        async def work(raw: asyncpg.Connection) -> Paged[ExecutionView]:
+            total = await raw.fetchval("SELECT count(*) FROM executions")
+            rows = await raw.fetch(
+                f"""SELECT e.*, c.* FROM (
+                        SELECT {_EXECUTION_COLUMNS} FROM executions
+                        ORDER BY started_at DESC NULLS LAST, id DESC LIMIT $1 OFFSET $2
+                    ) e {_COUNTS}
+                    ORDER BY e.started_at DESC NULLS LAST, e.id DESC""",
+                page.limit,
+                page.offset,
+            )
+            return Paged([_execution_view(r) for r in rows], total, page)
+
+        return await self._run(work)
+
+    async def node_runs(self, execution_id: str, page: Page) -> Paged[NodeRunView]:
+        async def work(raw: asyncpg.Connection) -> Paged[NodeRunView]:
+            total = await raw.fetchval(
+                "SELECT count(*) FROM execution_logs WHERE execution_id = $1", execution_id
+            )
+            rows = await raw.fetch(
+                f"""SELECT {_NODE_RUN_COLUMNS} FROM execution_logs WHERE execution_id = $1
+                    ORDER BY started_at ASC NULLS LAST, node_id, attempt LIMIT $2 OFFSET $3""",
+                execution_id,
+                page.limit,
+                page.offset,
+            )
+            return Paged([_node_run_view(r) for r in rows], total, page)
+
+        return await self._run(work)
+
+    async def failed_node(self, execution_id: str, attempt: int) -> str | None:
+        return await self._run(
+            lambda raw: raw.fetchval(
+                """SELECT node_id FROM execution_logs
+                   WHERE execution_id = $1 AND attempt = $2 AND status = 'FAILED'
+                   ORDER BY completed_at ASC NULLS LAST, node_id LIMIT 1""",
+                execution_id,
+                attempt,
+            )
+        )
+
+    async def history(self, execution_id: str) -> Sequence[RawMessage]:
+        rows = await self._run(
+            lambda raw: raw.fetch(
+                """SELECT event_key, subject, payload::text AS payload FROM execution_events
+                   WHERE execution_id = $1 ORDER BY seq""",
+                execution_id,
+            )
+        )
+        return [
+            RawMessage(r["subject"], r["payload"].encode(), {"Nats-Msg-Id": r["event_key"]})
+            for r in rows
+        ]
+
+    async def dead_letters(self, page: Page) -> Paged[DeadLetter]:
+        async def work(raw: asyncpg.Connection) -> Paged[DeadLetter]:
+            total = await raw.fetchval("SELECT count(*) FROM dead_letters")
+            rows = await raw.fetch(
+                """SELECT * FROM dead_letters ORDER BY last_seen DESC, key DESC
+                   LIMIT $1 OFFSET $2""",
+                page.limit,
+                page.offset,
+            )
+            return Paged([DeadLetter(**dict(r)) for r in rows], total, page)
+
+        return await self._run(work)
+
+    async def retry_request(self, execution_id: str, attempt: int) -> RetryRequest | None:
+        row = await self._run(
+            lambda raw: raw.fetchrow(
+                "SELECT * FROM retry_requests WHERE execution_id = $1 AND attempt = $2",
+                execution_id,
+                attempt,
+            )
+        )
+        return None if row is None else _retry_request(row)
+
+    async def record_retry_request(self, request: RetryRequest) -> RetryRequest:
+        async def work(raw: asyncpg.Connection) -> RetryRequest:
+            await raw.execute(
+                """INSERT INTO retry_requests (execution_id, attempt, failed_node_id,
+                       workflow_id, user_id, requested_at, message_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
+                request.execution_id,
+                request.attempt,
+                request.failed_node_id,
+                request.workflow_id,
+                request.user_id,
+                request.requested_at,
+                request.message_id,
+            )
+            row = await raw.fetchrow(
+                "SELECT * FROM retry_requests WHERE execution_id = $1 AND attempt = $2",
+                request.execution_id,
+                request.attempt,
+            )
+            return _retry_request(row)
+
+        return await self._in_transaction(work)
+
+
+async def _insert_events(raw: asyncpg.Connection, events: Sequence[Event]) -> frozenset[str]:
+    rows = await raw.fetch(
+        """INSERT INTO execution_events (event_key, execution_id, subject, occurred_at, payload)
+           SELECT k, x, s, t, p::jsonb
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+                AS u(k, x, s, t, p)
+           ON CONFLICT (event_key) DO NOTHING RETURNING event_key""",
+        [e.key for e in events],
+        [e.execution_id for e in events],
+        [e.kind.value for e in events],
+        [e.timestamp for e in events],
+        [e.payload.decode() for e in events],
+    )
+    return frozenset(r["event_key"] for r in rows)
+
+
+async def _apply(raw: asyncpg.Connection, events: Sequence[Event]) -> None:
+    execution_ids = sorted({e.execution_id for e in events})
+    # Create what is missing, then lock every row in id order: concurrent writers of the
+    # same execution queue here, and each merges into what the other committed.
+    await raw.execute(
+        """INSERT INTO executions (id, status) SELECT unnest($1::text[]), 'PENDING'
+           ON CONFLICT (id) DO NOTHING""",
+        execution_ids,
+    )
+    rows = await raw.fetch(
+        f"""SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id = ANY($1::text[])
+            ORDER BY id FOR UPDATE""",
+        execution_ids,
+    )
+    executions: dict[str, Execution] = {
+        r["id"]: execution_from_row(r) for r in rows if r["provenance"]
+    }
+    run_keys = sorted({node_run_key(e) for e in events if e.kind.is_node})
+    node_runs: dict[NodeRunKey, NodeRun] = {}
+    if run_keys:
+        existing = await raw.fetch(
+            f"""SELECT {_NODE_RUN_COLUMNS} FROM execution_logs
+                WHERE (execution_id, node_id, attempt) IN (
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::int[]))""",
+            *_columns(run_keys, 3),
+        )
+        node_runs = {
+            (r["execution_id"], r["node_id"], r["attempt"]): node_run_from_row(r) for r in existing
+        }
+    merge(executions, node_runs, events)
+    await _write_executions(raw, [execution_row(executions[i]) for i in execution_ids])
+    if run_keys:
+        await _write_node_runs(raw, [node_run_row(node_runs[k]) for k in run_keys])
+
+
+def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in range(width)]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
+
+
+def _pick(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[list[Any]]:
+    """Columns for unnest; JSON goes as text (asyncpg would read a JSON list as a dimension)."""
+    return [[_plain(name, row[name]) for row in rows] for name in names]
+
+
+def _plain(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if _TYPES.get(name) == "jsonb":
+        return _encode_json(value)
+    return value.value if isinstance(value, Status) else value
+
+
+_EXECUTION_WRITE = (
+    "id", "workflow_id", "user_id", "status", "attempt", "started_at", "completed_at",
+    "duration", "error", "input", "output", "metadata", "retry_of", "provenance",
+)  # fmt: skip
+_NODE_RUN_WRITE = (
+    "id", "execution_id", "node_id", "attempt", "node_type", "node_name", "status", "input",
+    "output", "error", "started_at", "completed_at", "duration", "provenance",
+)  # fmt: skip
+_TYPES = {
+    "attempt": "int", "duration": "bigint", "started_at": "timestamptz",
+    "completed_at": "timestamptz", "input": "jsonb", "output": "jsonb", "metadata": "jsonb",
+    "provenance": "jsonb", "id": "text",
+}  # fmt: skip
+
+
+def _unnest(names: Sequence[str]) -> str:
+    arrays = ", ".join(f"${i}::{_sql_type(n)}[]" for i, n in enumerate(names, 1))
+    return f"unnest({arrays}) AS u({', '.join(names)})"
+
+
+def _sql_type(name: str) -> str:
+    kind = _TYPES.get(name, "text")
+    return "text" if kind == "jsonb" else kind
+
+
+def _value(name: str) -> str:
+    return f"u.{name}::jsonb" if _TYPES.get(name) == "jsonb" else f"u.{name}"
+
+
+async def _write_executions(raw: asyncpg.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    sets = ", ".join(f"{n} = {_value(n)}" for n in _EXECUTION_WRITE[1:])
+    await raw.execute(
+        f"""UPDATE executions e SET {sets}, updated_at = now()
+            FROM {_unnest(_EXECUTION_WRITE)} WHERE e.id = u.id""",
+        *_pick(rows, _EXECUTION_WRITE),
+    )
+
+
+async def _write_node_runs(raw: asyncpg.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    names = ", ".join(_NODE_RUN_WRITE)
+    sets = ", ".join(f"{n} = excluded.{n}" for n in _NODE_RUN_WRITE[4:])
+    await raw.execute(
+        f"""INSERT INTO execution_logs ({names})
+            SELECT u.id::uuid, {', '.join(_value(n) for n in _NODE_RUN_WRITE[1:])}
+            FROM {_unnest(_NODE_RUN_WRITE)}
+            ON CONFLICT (execution_id, node_id, attempt) DO UPDATE SET {sets},
+                updated_at = now()""",
+        *_pick(rows, _NODE_RUN_WRITE),
+    )
+
+
+def _count_by_key(letters: Sequence[DeadLetter]) -> list[tuple[DeadLetter, int]]:
+    counted: dict[str, tuple[DeadLetter, int]] = {}
+    for letter in letters:
+        _, seen = counted.get(letter.key, (letter, 0))
+        counted[letter.key] = (letter, seen + 1)
+    return sorted(counted.values(), key=lambda pair: pair[0].key)
+
+
+async def _record_dead_letters(
+    raw: asyncpg.Connection, letters: Sequence[tuple[DeadLetter, int]]
+) -> None:
+    await raw.execute(
+        """INSERT INTO dead_letters (key, subject, payload, headers, reason, count)
+           SELECT k, s, p, h::jsonb, r, n
+           FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::int[])
+                AS u(k, s, p, h, r, n)
+           ON CONFLICT (key) DO UPDATE SET count = dead_letters.count + excluded.count,
+               last_seen = now(), reason = excluded.reason""",
+        [d.key for d, _ in letters],
+        [d.subject for d, _ in letters],
+        [d.payload for d, _ in letters],
+        [_encode_json(dict(d.headers)) for d, _ in letters],
+        [d.reason for d, _ in letters],
+        [n for _, n in letters],
+    )
+
+
+def _execution_view(row: Mapping[str, Any]) -> ExecutionView:
+    counts = NodeCounts(
+        total=row["total"] or 0,
+        running=row["running"] or 0,
+        completed=row["completed"] or 0,
+        failed=row["failed"] or 0,
+    )
+    return ExecutionView(
+        **execution_from_row(row).values(),
+        nodes=counts,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _node_run_view(row: Mapping[str, Any]) -> NodeRunView:
+    return NodeRunView(
+        **node_run_from_row(row).values(),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _retry_request(row: Mapping[str, Any]) -> RetryRequest:
+    return RetryRequest(**{k: v for k, v in dict(row).items() if k != "message_id"})

@@ -1,0 +1,159 @@
+"""ONE suite for the ExecutionStore port, run on the in-memory fake and on PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from execution_service.adapters.memory import MemoryStore
+from execution_service.adapters.system import FixedClock
+from execution_service.domain import (
+    DeadLetter,
+    Event,
+    ExecutionStore,
+    Outcome,
+    Page,
+    Status,
+    fold,
+    parse_message,
+    record_events,
+)
+from execution_service.domain.views import RetryRequest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support.events import at, message
+from support.histories import histories, shuffled_with_duplicates
+from support.snapshots import snapshot
+
+from .conftest import StoreFactory
+
+
+def workflow(execution: str, start_ms: int, fail: bool = False) -> list[Any]:
+    base = {"executionId": execution}
+    end = "execution.failed" if fail else "execution.completed"
+    return [
+        message("execution.started", base | {"workflowId": "wf", "input": {"q": 1}}, ms=start_ms),
+        message("execution.node.started", base | {"nodeId": "b"}, ms=start_ms + 10),
+        message("execution.node.started", base | {"nodeId": "a"}, ms=start_ms + 20),
+        message(
+            "execution.node.completed", base | {"nodeId": "a", "output": [1]}, ms=start_ms + 30
+        ),
+        message(
+            f"execution.node.{'failed' if fail else 'completed'}",
+            base | {"nodeId": "b", "error": "boom" if fail else None},
+            ms=start_ms + 40,
+        ),
+        message(end, base | {"error": "b failed" if fail else None}, ms=start_ms + 50),
+    ]
+
+
+async def test_record_applies_new_events_once(store: ExecutionStore) -> None:
+    events = workflow("e1", 0)
+    first = await record_events(store, events)
+    second = await record_events(store, events + events)
+    assert first.count(Outcome.APPLIED) == 6
+    assert second.count(Outcome.DUPLICATE) == 12
+    execution = await store.execution("e1")
+    assert execution is not None
+    assert execution.status is Status.COMPLETED
+    assert execution.input == {"q": 1}
+    assert execution.started_at == at(0) and execution.completed_at == at(50)
+    assert execution.duration == 50
+    assert (execution.nodes.total, execution.nodes.completed) == (2, 2)
+
+
+async def test_node_runs_come_in_start_order_with_pages(store: ExecutionStore) -> None:
+    await record_events(store, workflow("e1", 0))
+    await record_events(
+        store, [message("execution.node.completed", {"executionId": "e1", "nodeId": "c"})]
+    )
+    page1 = await store.node_runs("e1", Page(1, 2))
+    page2 = await store.node_runs("e1", Page(2, 2))
+    assert [r.node_id for r in [*page1.items, *page2.items]] == ["b", "a", "c"]  # unknown start last
+    assert (page1.total, page1.total_pages) == (3, 2)
+    assert page1.items[1].output == [1] and page1.items[0].error is None
+
+
+async def test_executions_are_listed_newest_first_with_unknown_starts_last(
+    store: ExecutionStore,
+) -> None:
+    for number, start in enumerate([100, 300, 200]):
+        await record_events(store, workflow(f"e{number}", start))
+    await record_events(
+        store, [message("execution.node.started", {"executionId": "zz", "nodeId": "n"})]
+    )
+    listed = await store.executions(Page(1, 3))
+    rest = await store.executions(Page(2, 3))
+    assert [e.id for e in [*listed.items, *rest.items]] == ["e1", "e2", "e0", "zz"]
+    assert listed.total == 4 and listed.total_pages == 2
+    orphan = rest.items[0]
+    assert orphan.status is Status.RUNNING and orphan.workflow_id is None
+
+
+async def test_failed_node_is_the_first_failure_of_that_attempt(store: ExecutionStore) -> None:
+    await record_events(store, workflow("e1", 0, fail=True))
+    assert await store.failed_node("e1", 1) == "b"
+    assert await store.failed_node("e1", 2) is None
+    assert await store.failed_node("nope", 1) is None
+
+
+async def test_unknown_execution_reads_as_none_and_empty(store: ExecutionStore) -> None:
+    assert await store.execution("nope") is None
+    runs = await store.node_runs("nope", Page())
+    assert (runs.items, runs.total) == ([], 0)
+
+
+async def test_history_rebuilds_the_same_state(store: ExecutionStore) -> None:
+    await record_events(store, workflow("e1", 0, fail=True) + workflow("e2", 5))
+    history = await store.history("e1")
+    assert len(history) == 6
+    rebuilt = fold(e for e in map(parse_message, history) if isinstance(e, Event))
+    view = await store.execution("e1")
+    assert view is not None
+    assert rebuilt.executions["e1"].values() == {
+        k: v
+        for k, v in attrs.asdict(view, recurse=False).items()
+        if k in rebuilt.executions["e1"].values()
+    }
+
+
+async def test_dead_letters_count_repeats(store: ExecutionStore) -> None:
+    letter = DeadLetter("k1", "execution.started", b"\x00garbage", {"h": "v"}, "not JSON")
+    await store.record([], [letter, letter])
+    await store.record([], [letter, DeadLetter("k2", "execution.failed", b"{}", {}, "why")])
+    listed = await store.dead_letters(Page(1, 10))
+    assert listed.total == 2
+    first = next(d for d in listed.items if d.key == "k1")
+    assert (first.count, first.payload, first.headers, first.reason) == (
+        3,
+        b"\x00garbage",
+        {"h": "v"},
+        "not JSON",
+    )
+    assert first.first_seen is not None and first.last_seen is not None
+
+
+async def test_a_retry_request_is_recorded_once(store: ExecutionStore) -> None:
+    await record_events(store, workflow("e1", 0, fail=True))
+    request = RetryRequest("e1", 2, "b", "wf", None, at(99))
+    assert await store.record_retry_request(request) == request
+    again = attrs.evolve(request, requested_at=at(500), failed_node_id="a")
+    assert await store.record_retry_request(again) == request
+    assert await store.retry_request("e1", 2) == request
+    assert await store.retry_request("e1", 3) is None
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_any_delivery_in_any_batches_ends_in_the_in_order_state(
+    new_store: StoreFactory, data: st.DataObject
+) -> None:
+    history = data.draw(histories())
+    delivered = data.draw(shuffled_with_duplicates(history))
+    reference = MemoryStore(FixedClock())
+    await record_events(reference, history)
+    store = await new_store()
+    size = data.draw(st.integers(1, 25))
+    for start in range(0, len(delivered), size):
+        await record_events(store, delivered[start : start + size])
+    assert await snapshot(store) == await snapshot(reference)

@@ -1,0 +1,45 @@
+"""A fresh PostgreSQL database for a test module: on TEST_DATABASE_URL's server when set,
+else on an embedded server (pgserver) started once per process. Dropped afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from execution_service.adapters.postgres import PostgresUrl, apply_migrations
+
+_embedded: Any = None
+TABLES = "executions, execution_logs, execution_events, dead_letters, retry_requests"
+
+
+def server_url() -> PostgresUrl:
+    global _embedded
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        return PostgresUrl.parse(configured)
+    if _embedded is None:
+        import pgserver
+
+        _embedded = pgserver.get_server(tempfile.mkdtemp(prefix="es-pg-"), cleanup_mode="delete")
+    return PostgresUrl.parse(_embedded.get_uri())
+
+
+@contextlib.contextmanager
+def fresh_database(migrate: bool = True) -> Iterator[PostgresUrl]:
+    admin = server_url()
+    name = f"es_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin.url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = admin.with_database(name)
+        if migrate:
+            apply_migrations(url)
+        yield url
+    finally:
+        with psycopg.connect(admin.url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
