@@ -29,7 +29,7 @@ CREATE INDEX executions_workflow_newest
 CREATE INDEX executions_user_newest ON executions (user_id, started_at DESC NULLS LAST, id DESC);
 
 CREATE TABLE execution_logs (
-    id           uuid NOT NULL UNIQUE,
+    id           uuid NOT NULL,  -- derived from the key (domain/model.py node_run_id)
     execution_id text NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
     node_id      text NOT NULL,
     attempt      integer NOT NULL,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
+
 from execution_service.adapters.memory import MemoryStore
 from execution_service.adapters.postgres import PostgresStore, PostgresUrl, create_database
 from execution_service.adapters.system import FixedClock

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from execution_service.adapters.memory import MemoryStore
 from execution_service.adapters.system import FixedClock
 from execution_service.domain import (
@@ -19,8 +22,6 @@ from execution_service.domain import (
     record_events,
 )
 from execution_service.domain.views import RetryRequest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from support.events import at, message
 from support.histories import histories, shuffled_with_duplicates
 from support.snapshots import snapshot
@@ -69,7 +70,11 @@ async def test_node_runs_come_in_start_order_with_pages(store: ExecutionStore) -
     )
     page1 = await store.node_runs("e1", Page(1, 2))
     page2 = await store.node_runs("e1", Page(2, 2))
-    assert [r.node_id for r in [*page1.items, *page2.items]] == ["b", "a", "c"]  # unknown start last
+    assert [r.node_id for r in [*page1.items, *page2.items]] == [
+        "b",
+        "a",
+        "c",
+    ]  # unknown start last
     assert (page1.total, page1.total_pages) == (3, 2)
     assert page1.items[1].output == [1] and page1.items[0].error is None
 

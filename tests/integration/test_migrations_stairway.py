@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import psycopg
+from yoyo import read_migrations
+
 from execution_service.adapters.postgres import (
     PostgresUrl,
     apply_migrations,
@@ -11,7 +13,6 @@ from execution_service.adapters.postgres import (
 )
 from execution_service.adapters.postgres.migrations import migrations_dir
 from support.postgres import fresh_database
-from yoyo import read_migrations
 
 
 def tables(url: PostgresUrl, schema: str = "public") -> set[str]:

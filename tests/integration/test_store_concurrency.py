@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from databases import Database
+
 from execution_service.adapters.memory import MemoryStore
 from execution_service.adapters.postgres import PostgresStore, create_database
 from execution_service.adapters.system import FixedClock

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from execution_service.domain import RawMessage
 from hypothesis import strategies as st
 
+from execution_service.domain import RawMessage
 from support.events import at, iso, message
 
 TERMINALS = ("execution.completed", "execution.failed", "execution.cancelled")

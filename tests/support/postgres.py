@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+
 from execution_service.adapters.postgres import PostgresUrl, apply_migrations
 
 _embedded: Any = None

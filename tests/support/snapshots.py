@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+
 from execution_service.domain import ExecutionStore, Page
 
 

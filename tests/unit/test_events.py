@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+
 from execution_service.domain import Event, EventKind, Ignored, RawMessage, Rejected, parse_message
 from execution_service.domain.events import parse_time
 from support.events import message, raw

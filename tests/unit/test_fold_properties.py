@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from execution_service.adapters.memory import MemoryStore
 from execution_service.adapters.system import FixedClock
 from execution_service.domain import (
@@ -21,8 +24,6 @@ from execution_service.domain.snapshots import (
     node_run_from_row,
     node_run_row,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 from support.histories import histories, shuffled_with_duplicates
 
 

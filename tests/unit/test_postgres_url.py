@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from execution_service.adapters.postgres import BadDatabaseUrl, PostgresUrl
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from execution_service.adapters.memory import MemoryRetryPublisher, MemoryStore
 from execution_service.adapters.system import FixedClock
 from execution_service.domain import (

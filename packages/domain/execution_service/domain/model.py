@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import attrs
+
 from execution_service.domain.events import JSON, Event, EventKind
 
 
@@ -42,6 +43,7 @@ _MICROSECOND = datetime.resolution
 _MILLISECOND = datetime.resolution * 1000
 
 Stamp = tuple[int, str]  # (timestamp in µs since the epoch, event key): a total order on events
+_NO_STAMP: Stamp = (0, "")
 
 
 def stamp(event: Event) -> Stamp:
@@ -88,7 +90,7 @@ class Claim:
         """The claim an event makes on its own subject (a node event on its node run)."""
         status = _TERMINAL_STATUS.get(event.kind)
         if status is None:
-            return cls(event.attempt, 0, stamp(event), Status.RUNNING)
+            return cls.running(event.attempt)
         return cls(
             event.attempt,
             1,
@@ -104,8 +106,14 @@ class Claim:
     def on_execution(cls, event: Event) -> Claim:
         """A node event says only that its execution's attempt is running."""
         if event.kind.is_node:
-            return cls(event.attempt, 0, stamp(event), Status.RUNNING)
+            return cls.running(event.attempt)
         return cls.of(event)
+
+    @classmethod
+    def running(cls, attempt: int) -> Claim:
+        """Every report that an attempt is running says the same thing, so they are equal:
+        a stream of node events leaves a running execution as it was."""
+        return cls(attempt, 0, _NO_STAMP, Status.RUNNING)
 
     def join(self, other: Claim) -> Claim:
         return other if other.order > self.order else self
@@ -150,8 +158,8 @@ class Execution:
 
     def apply(self, event: Event) -> Execution:
         started = event.kind is EventKind.EXECUTION_STARTED
-        return attrs.evolve(
-            self,
+        return Execution(
+            self.id,
             claim=self.claim.join(Claim.on_execution(event)),
             workflow_id=_earliest(self.workflow_id, event, event.workflow_id),
             user_id=_earliest(self.user_id, event, event.user_id),
@@ -222,8 +230,9 @@ class NodeRun:
 
     def apply(self, event: Event) -> NodeRun:
         started = event.kind is EventKind.NODE_STARTED
-        return attrs.evolve(
-            self,
+        return NodeRun(
+            self.execution_id,
+            self.node_id,
             claim=self.claim.join(Claim.of(event)),
             node_type=_earliest(self.node_type, event, event.node_type),
             node_name=_earliest(self.node_name, event, event.node_name if started else None),

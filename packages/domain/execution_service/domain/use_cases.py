@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 import attrs
+
 from execution_service.domain.events import (
     MAX_EVENT_BYTES,
     Event,

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import attrs
+
 from execution_service.domain.events import JSON
 from execution_service.domain.model import Status
 

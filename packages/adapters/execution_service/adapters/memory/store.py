@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import attrs
+
 from execution_service.domain import (
     Clock,
     DeadLetter,

@@ -9,8 +9,9 @@ from importlib import resources
 from pathlib import Path
 
 import psycopg
-from execution_service.adapters.postgres.url import PostgresUrl
 from yoyo import get_backend, read_migrations
+
+from execution_service.adapters.postgres.url import PostgresUrl
 
 
 def migrations_dir() -> Path:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 from databases import Database
+
 from execution_service.adapters.postgres.url import PostgresUrl
 from execution_service.domain import (
     DeadLetter,
@@ -33,7 +34,6 @@ from execution_service.domain import (
     Paged,
     RawMessage,
     RetryRequest,
-    Status,
     merge,
 )
 from execution_service.domain.model import Execution, NodeRun, NodeRunKey, node_run_key
@@ -56,6 +56,17 @@ _NODE_RUN_COLUMNS = (
     "id::text AS id, execution_id, node_id, attempt, node_type, node_name, status, input,"
     " output, error, started_at, completed_at, duration, provenance, created_at, updated_at"
 )
+# The write path reads JSON values as text: merging never looks inside them.
+_EXECUTION_MERGE_COLUMNS = (
+    "id, workflow_id, user_id, status, attempt, started_at, completed_at, duration, error,"
+    " input::text AS input, output::text AS output, metadata::text AS metadata, retry_of,"
+    " provenance"
+)
+_NODE_RUN_MERGE_COLUMNS = (
+    "execution_id, node_id, attempt, node_type, node_name, status, input::text AS input,"
+    " output::text AS output, error, started_at, completed_at, duration, provenance"
+)
+_JSON_COLUMNS = ("input", "output", "metadata")
 # Node counts: distinct nodes, each by its run of the highest attempt.
 _COUNTS = """
     LEFT JOIN LATERAL (
@@ -69,10 +80,13 @@ _COUNTS = """
 """
 
 
+class JsonText(str):
+    """JSON read as text and written back as is."""
+
+
 def _encode_json(value: Any) -> str:
-    """bytes are JSON text as received; anything else is serialised."""
-    if isinstance(value, bytes):
-        return value.decode()
+    if isinstance(value, JsonText):
+        return value
     return json.dumps(value, separators=(",", ":"))
 
 
@@ -131,10 +145,7 @@ class PostgresStore:
         async def work(raw: asyncpg.Connection) -> frozenset[str]:
             applied: frozenset[str] = frozenset()
             if unique:
-                applied = await _insert_events(raw, unique)
-            new = [e for e in unique if e.key in applied]
-            if new:
-                await _apply(raw, new)
+                applied = await _apply(raw, unique)
             if letters:
                 await _record_dead_letters(raw, letters)
             return applied
@@ -268,39 +279,59 @@ async def _insert_events(raw: asyncpg.Connection, events: Sequence[Event]) -> fr
     return frozenset(r["event_key"] for r in rows)
 
 
-async def _apply(raw: asyncpg.Connection, events: Sequence[Event]) -> None:
-    execution_ids = sorted({e.execution_id for e in events})
-    # Create what is missing, then lock every row in id order: concurrent writers of the
-    # same execution queue here, and each merges into what the other committed.
+async def _apply(raw: asyncpg.Connection, batch: Sequence[Event]) -> frozenset[str]:
+    execution_ids = sorted({e.execution_id for e in batch})
+    # Create what is missing, then lock every execution of the batch in id order before
+    # anything else: concurrent writers of one execution queue here, each merges into what
+    # the other committed, and none can hold an event key another one waits for.
     await raw.execute(
         """INSERT INTO executions (id, status) SELECT unnest($1::text[]), 'PENDING'
            ON CONFLICT (id) DO NOTHING""",
         execution_ids,
     )
     rows = await raw.fetch(
-        f"""SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id = ANY($1::text[])
+        f"""SELECT {_EXECUTION_MERGE_COLUMNS} FROM executions WHERE id = ANY($1::text[])
             ORDER BY id FOR UPDATE""",
         execution_ids,
     )
+    applied = await _insert_events(raw, batch)
+    events = [e for e in batch if e.key in applied]
+    if not events:
+        return applied
     executions: dict[str, Execution] = {
-        r["id"]: execution_from_row(r) for r in rows if r["provenance"]
+        r["id"]: execution_from_row(_json_as_text(r)) for r in rows if r["provenance"]
     }
     run_keys = sorted({node_run_key(e) for e in events if e.kind.is_node})
     node_runs: dict[NodeRunKey, NodeRun] = {}
     if run_keys:
         existing = await raw.fetch(
-            f"""SELECT {_NODE_RUN_COLUMNS} FROM execution_logs
+            f"""SELECT {_NODE_RUN_MERGE_COLUMNS} FROM execution_logs
                 WHERE (execution_id, node_id, attempt) IN (
                     SELECT * FROM unnest($1::text[], $2::text[], $3::int[]))""",
             *_columns(run_keys, 3),
         )
         node_runs = {
-            (r["execution_id"], r["node_id"], r["attempt"]): node_run_from_row(r) for r in existing
+            (r["execution_id"], r["node_id"], r["attempt"]): node_run_from_row(_json_as_text(r))
+            for r in existing
         }
+    before_executions, before_runs = dict(executions), dict(node_runs)
     merge(executions, node_runs, events)
-    await _write_executions(raw, [execution_row(executions[i]) for i in execution_ids])
-    if run_keys:
-        await _write_node_runs(raw, [node_run_row(node_runs[k]) for k in run_keys])
+    # Most events (a node report on a running execution) change nothing about the execution.
+    changed = [e for i, e in executions.items() if before_executions.get(i) != e]
+    if changed:
+        await _write_executions(raw, [execution_row(e) for e in changed])
+    changed_runs = [r for k, r in node_runs.items() if before_runs.get(k) != r]
+    if changed_runs:
+        await _write_node_runs(raw, [node_run_row(r) for r in changed_runs])
+    return applied
+
+
+def _json_as_text(row: Mapping[str, Any]) -> dict[str, Any]:
+    values = dict(row)
+    for name in _JSON_COLUMNS:
+        if values.get(name) is not None:
+            values[name] = JsonText(values[name])
+    return values
 
 
 def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -313,15 +344,15 @@ def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
 
 def _pick(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[list[Any]]:
     """Columns for unnest; JSON goes as text (asyncpg would read a JSON list as a dimension)."""
-    return [[_plain(name, row[name]) for row in rows] for name in names]
-
-
-def _plain(name: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if _TYPES.get(name) == "jsonb":
-        return _encode_json(value)
-    return value.value if isinstance(value, Status) else value
+    columns = []
+    for name in names:
+        values = [row[name] for row in rows]
+        if name == "status":
+            values = [v.value for v in values]
+        elif _TYPES.get(name) == "jsonb":
+            values = [None if v is None else _encode_json(v) for v in values]
+        columns.append(values)
+    return columns
 
 
 _EXECUTION_WRITE = (
