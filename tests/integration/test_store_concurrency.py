@@ -14,24 +14,9 @@ from execution_service.adapters.memory import MemoryStore
 from execution_service.adapters.postgres import PostgresStore, create_database
 from execution_service.adapters.system import FixedClock
 from execution_service.domain import Outcome, RawMessage, record_events
-from support.events import message
+from support.events import history
 from support.postgres import TABLES, fresh_database
 from support.snapshots import snapshot
-
-
-def history(executions: int, nodes: int) -> list[RawMessage]:
-    events = []
-    for e in range(executions):
-        base = {"executionId": f"e{e}"}
-        events.append(message("execution.started", base | {"workflowId": "wf"}, ms=e))
-        for n in range(nodes):
-            node = base | {"nodeId": f"n{n}"}
-            events.append(message("execution.node.started", node, ms=e + n + 1))
-            outcome = "failed" if n == nodes - 1 and e % 3 == 0 else "completed"
-            events.append(message(f"execution.node.{outcome}", node, ms=e + n + 2))
-        end = "execution.failed" if e % 3 == 0 else "execution.completed"
-        events.append(message(end, base, ms=e + nodes + 5))
-    return events
 
 
 @pytest.fixture

@@ -43,3 +43,19 @@ def message(
 
 def raw(subject: str, body: Any) -> RawMessage:
     return RawMessage(subject, json.dumps(body).encode())
+
+
+def history(executions: int, nodes: int) -> list[RawMessage]:
+    """Executions in order: every third fails at its last node, the others complete."""
+    events = []
+    for e in range(executions):
+        base = {"executionId": f"e{e}"}
+        events.append(message("execution.started", base | {"workflowId": "wf"}, ms=e))
+        for n in range(nodes):
+            node = base | {"nodeId": f"n{n}"}
+            events.append(message("execution.node.started", node, ms=e + n + 1))
+            outcome = "failed" if n == nodes - 1 and e % 3 == 0 else "completed"
+            events.append(message(f"execution.node.{outcome}", node, ms=e + n + 2))
+        end = "execution.failed" if e % 3 == 0 else "execution.completed"
+        events.append(message(end, base, ms=e + nodes + 5))
+    return events

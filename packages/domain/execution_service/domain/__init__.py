@@ -10,7 +10,7 @@ from execution_service.domain.events import (
     parse_message,
 )
 from execution_service.domain.model import Execution, NodeRun, Projection, Status, fold, merge
-from execution_service.domain.ports import Clock, ExecutionStore, RetryPublisher
+from execution_service.domain.ports import Clock, ExecutionStore, RetryPublisher, Unavailable
 from execution_service.domain.use_cases import (
     BatchReport,
     Conflict,
@@ -59,6 +59,7 @@ __all__ = [
     "RetryPublisher",
     "RetryRequest",
     "Status",
+    "Unavailable",
     "fold",
     "get_execution",
     "get_node_runs",

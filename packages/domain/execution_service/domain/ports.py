@@ -17,6 +17,10 @@ from execution_service.domain.views import (
 )
 
 
+class Unavailable(Exception):
+    """A passing failure of a port (a database or broker down): try again later."""
+
+
 class ExecutionStore(Protocol):
     """Each call is its own unit of work: atomic, and safe to call from concurrent tasks."""
 

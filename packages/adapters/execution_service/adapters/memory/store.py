@@ -22,6 +22,7 @@ from execution_service.domain import (
     RawMessage,
     RetryRequest,
     Status,
+    Unavailable,
     merge,
 )
 from execution_service.domain.model import NodeRunKey, node_run_key
@@ -29,7 +30,7 @@ from execution_service.domain.model import NodeRunKey, node_run_key
 T = TypeVar("T")
 
 
-class StoreUnavailable(ConnectionError):
+class StoreUnavailable(Unavailable):
     """What the fake raises while `available` is False, as a real store would while down."""
 
 

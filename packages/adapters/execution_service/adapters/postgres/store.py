@@ -34,6 +34,7 @@ from execution_service.domain import (
     Paged,
     RawMessage,
     RetryRequest,
+    Unavailable,
     merge,
 )
 from execution_service.domain.model import Execution, NodeRun, NodeRunKey, node_run_key
@@ -48,6 +49,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+# The database is down, restarting or out of connections: a passing failure.
+_PASSING = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+)
 _EXECUTION_COLUMNS = (
     "id, workflow_id, user_id, status, attempt, started_at, completed_at, duration, error,"
     " input, output, metadata, retry_of, provenance, created_at, updated_at"
@@ -112,9 +124,12 @@ class PostgresStore:
         self._max_retries = max_retries
 
     async def _run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        async with self._db.connection() as connection:
-            raw: asyncpg.Connection = connection.raw_connection
-            return await work(raw)
+        try:
+            async with self._db.connection() as connection:
+                raw: asyncpg.Connection = connection.raw_connection
+                return await work(raw)
+        except _PASSING as exc:
+            raise Unavailable(f"PostgreSQL unavailable: {type(exc).__name__}: {exc}") from exc
 
     async def _in_transaction(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Deadlocks and serialization failures between replicas are retried, never raised."""

@@ -1,0 +1,22 @@
+"""NATS JetStream: the event consumer, the retry-request publisher, an embedded server."""
+
+from execution_service.adapters.nats.consumer import (
+    ConsumerSettings,
+    ConsumerStats,
+    EventConsumer,
+)
+from execution_service.adapters.nats.embedded import EmbeddedNats
+from execution_service.adapters.nats.publisher import NatsRetryPublisher
+from execution_service.adapters.nats.stream import bind_or_create_stream, find_stream
+from execution_service.adapters.nats.subjects import Subjects
+
+__all__ = [
+    "ConsumerSettings",
+    "ConsumerStats",
+    "EmbeddedNats",
+    "EventConsumer",
+    "NatsRetryPublisher",
+    "Subjects",
+    "bind_or_create_stream",
+    "find_stream",
+]

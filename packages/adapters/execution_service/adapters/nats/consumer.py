@@ -1,0 +1,256 @@
+"""The durable, batched JetStream consumer (CONTRACT §1).
+
+fetch up to N → parse → record events and dead letters in ONE unit of work → ack them all.
+A message is acked only after its effect is committed, so a crash anywhere loses nothing;
+redeliveries are harmless because de-duplication is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+import attrs
+
+from execution_service.adapters.nats.stream import bind_or_create_stream
+from execution_service.adapters.nats.subjects import Subjects
+from execution_service.domain import (
+    BatchReport,
+    DeadLetter,
+    ExecutionStore,
+    Outcome,
+    RawMessage,
+    Unavailable,
+    record_events,
+)
+from execution_service.domain.events import MAX_EVENT_BYTES, dedupe_key
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define
+class ConsumerSettings:
+    stream: str = "EXECUTIONS"
+    durable: str = "execution-service"
+    batch_size: int = 500
+    fetch_timeout: float = 1.0
+    ack_wait: float = 60.0
+    max_deliveries: int = 5  # a message failing this often for a non-passing reason is dead
+    max_backoff: float = 5.0
+    max_event_bytes: int = MAX_EVENT_BYTES
+
+
+@attrs.define
+class ConsumerStats:
+    batches: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    ignored: int = 0
+    dead_lettered_after_failures: int = 0
+    database_up: bool = True
+    last_error: str | None = None
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        nc: Client,
+        store: ExecutionStore,
+        subjects: Subjects,
+        settings: ConsumerSettings | None = None,
+    ) -> None:
+        self._nc = nc
+        self._store = store
+        self._subjects = subjects
+        self.settings = settings or ConsumerSettings()
+        self.stats = ConsumerStats()
+        self.stream: str | None = None
+        self._sub: object = None
+        self._stopping = asyncio.Event()
+        self._backoff = 0.0
+
+    async def start(self) -> None:
+        s = self.settings
+        js = self._nc.jetstream()
+        self.stream = await bind_or_create_stream(js, self._subjects, s.stream)
+        config = ConsumerConfig(
+            durable_name=s.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=s.ack_wait,
+            max_ack_pending=max(4 * s.batch_size, 1000),
+            filter_subject=self._subjects.events,
+        )
+        self._sub = await js.pull_subscribe(
+            self._subjects.events, durable=s.durable, stream=self.stream, config=config
+        )
+
+    def stop(self) -> None:
+        """Stop fetching; the batch in hand is finished and acknowledged."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until stop(); never dies of a bad message or a passing failure."""
+        while not self._stopping.is_set():
+            try:
+                messages = await self._sub.fetch(  # type: ignore[attr-defined]
+                    self.settings.batch_size, timeout=self.settings.fetch_timeout
+                )
+            except (TimeoutError, NatsTimeoutError):
+                continue  # nothing to do
+            except (ConnectionClosedError, APIError, OSError) as exc:
+                log.warning("fetch failed (%s); retrying", exc)
+                await self._sleep(1.0)
+                continue
+            try:
+                await self.handle(messages)
+            except Exception:  # noqa: BLE001 - the loop must survive anything
+                log.exception("unexpected failure handling a batch; it will be redelivered")
+                await self._sleep(1.0)
+        await self._close()
+
+    async def handle(self, messages: Sequence[Msg]) -> None:
+        raw = [self._raw(m) for m in messages]
+        started = time.perf_counter()
+        try:
+            report = await record_events(self._store, raw, self.settings.max_event_bytes)
+        except Unavailable as exc:
+            await self._passing_failure(messages, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - a message the store cannot take
+            log.warning("batch of %d failed (%r); isolating messages", len(messages), exc)
+            await self._one_by_one(messages, raw)
+            return
+        self._recovered()
+        await self._acknowledge(messages, raw, report)
+        self._log_batch(report, time.perf_counter() - started)
+
+    async def _one_by_one(self, messages: Sequence[Msg], raw: Sequence[RawMessage]) -> None:
+        for msg, message in zip(messages, raw, strict=True):
+            try:
+                report = await record_events(self._store, [message], self.settings.max_event_bytes)
+            except Unavailable as exc:
+                await self._passing_failure([msg], exc)
+                continue
+            except Exception as exc:  # noqa: BLE001
+                delivered = msg.metadata.num_delivered
+                if delivered < self.settings.max_deliveries:
+                    await msg.nak(delay=self._next_backoff())
+                    continue
+                reason = f"failed {delivered} deliveries: {exc!r}"[:1000]
+                letter = DeadLetter(
+                    dedupe_key(message), message.subject, message.data, message.headers, reason
+                )
+                try:
+                    await self._store.record([], [letter])
+                except Exception:  # noqa: BLE001 - keep it for redelivery
+                    await msg.nak(delay=self._next_backoff())
+                    continue
+                self.stats.dead_lettered_after_failures += 1
+                log.error("dead-lettered %s after %d deliveries: %r", letter.key, delivered, exc)
+                await self._publish_dead_letter(message, reason)
+                await msg.ack()
+                continue
+            await self._acknowledge([msg], [message], report)
+
+    async def _acknowledge(
+        self, messages: Sequence[Msg], raw: Sequence[RawMessage], report: BatchReport
+    ) -> None:
+        for message, letter in _rejected(raw, report):
+            log.warning("rejected %s on %s: %s", letter.key, message.subject, letter.reason)
+            await self._publish_dead_letter(message, letter.reason)
+        for msg in messages:
+            await msg.ack()
+        self.stats.batches += 1
+        self.stats.applied += report.count(Outcome.APPLIED)
+        self.stats.duplicates += report.count(Outcome.DUPLICATE)
+        self.stats.rejected += report.count(Outcome.REJECTED)
+        self.stats.ignored += report.count(Outcome.IGNORED)
+
+    async def _publish_dead_letter(self, message: RawMessage, reason: str) -> None:
+        """Best effort: the dead letter is already stored."""
+        try:
+            headers = dict(message.headers) | {"Dead-Letter-Reason": reason[:500]}
+            await self._nc.publish(
+                self._subjects.dead_letter(message.subject), message.data, headers=headers
+            )
+        except Exception as exc:  # noqa: BLE001
+            log.debug("could not publish a dead letter: %r", exc)
+
+    async def _passing_failure(self, messages: Sequence[Msg], exc: Exception) -> None:
+        if self.stats.database_up:
+            log.error("store unavailable, backing off: %s", exc)
+        self.stats.database_up = False
+        self.stats.last_error = str(exc)
+        delay = self._next_backoff()
+        for msg in messages:
+            try:
+                await msg.nak(delay=delay)
+            except Exception:  # noqa: BLE001 - unacked, it comes back after ack_wait
+                pass
+        await self._sleep(delay)
+
+    def _recovered(self) -> None:
+        if not self.stats.database_up:
+            log.info("store available again")
+        self.stats.database_up = True
+        self.stats.last_error = None
+        self._backoff = 0.0
+
+    def _next_backoff(self) -> float:
+        self._backoff = min(self.settings.max_backoff, max(0.1, self._backoff * 2))
+        return self._backoff
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    def _raw(self, msg: Msg) -> RawMessage:
+        stream, sequence = self.stream, None
+        try:
+            stream, sequence = msg.metadata.stream, msg.metadata.sequence.stream
+        except Exception:  # noqa: BLE001 - not a JetStream message
+            pass
+        return RawMessage(
+            self._subjects.local(msg.subject), msg.data, dict(msg.headers or {}), stream, sequence
+        )
+
+    def _log_batch(self, report: BatchReport, seconds: float) -> None:
+        log.info(
+            "batch: %d applied, %d duplicate, %d rejected, %d ignored in %.0f ms",
+            report.count(Outcome.APPLIED),
+            report.count(Outcome.DUPLICATE),
+            report.count(Outcome.REJECTED),
+            report.count(Outcome.IGNORED),
+            seconds * 1000,
+        )
+
+    async def _close(self) -> None:
+        try:
+            if self._sub is not None:
+                await self._sub.unsubscribe()  # type: ignore[attr-defined]
+            await self._nc.flush(timeout=5)  # acks are fire-and-forget: make them go out
+        except Exception as exc:  # noqa: BLE001
+            log.warning("closing the consumer: %r", exc)
+
+
+def _rejected(
+    raw: Sequence[RawMessage], report: BatchReport
+) -> list[tuple[RawMessage, DeadLetter]]:
+    letters = iter(report.rejections)
+    return [
+        (message, next(letters))
+        for message, outcome in zip(raw, report.outcomes, strict=True)
+        if outcome is Outcome.REJECTED
+    ]

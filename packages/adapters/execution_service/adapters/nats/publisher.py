@@ -1,0 +1,34 @@
+"""Retry requests (CONTRACT §5): through JetStream, de-duplicated on Nats-Msg-Id, when a
+stream captures the subject; as a plain NATS message otherwise."""
+
+from __future__ import annotations
+
+import json
+
+from execution_service.adapters.nats.stream import find_stream
+from execution_service.adapters.nats.subjects import Subjects
+from execution_service.domain import PublishFailed, RetryRequest
+from nats.aio.client import Client
+
+
+class NatsRetryPublisher:
+    def __init__(self, nc: Client, subjects: Subjects, timeout: float = 2.0) -> None:
+        self._nc = nc
+        self._subjects = subjects
+        self._timeout = timeout
+
+    async def publish_retry(self, request: RetryRequest) -> None:
+        if not self._nc.is_connected:
+            raise PublishFailed("not connected to NATS")
+        subject = self._subjects.retry_requested
+        payload = json.dumps(request.envelope()).encode()
+        headers = {"Nats-Msg-Id": request.message_id}
+        try:
+            js = self._nc.jetstream(timeout=self._timeout)
+            if await find_stream(js, subject) is not None:
+                await js.publish(subject, payload, headers=headers, timeout=self._timeout)
+            else:
+                await self._nc.publish(subject, payload, headers=headers)
+                await self._nc.flush(timeout=max(1, round(self._timeout)))
+        except Exception as exc:  # noqa: BLE001 - any failure means it did not go out
+            raise PublishFailed(f"retry request not published: {exc!r}") from exc

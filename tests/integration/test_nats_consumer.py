@@ -1,0 +1,264 @@
+"""The consumer through real NATS JetStream and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Iterator, Sequence
+
+import pytest
+from databases import Database
+
+from execution_service.adapters.memory import MemoryStore
+from execution_service.adapters.nats import EventConsumer, NatsRetryPublisher, Subjects
+from execution_service.adapters.postgres import PostgresStore, PostgresUrl, create_database
+from execution_service.adapters.system import FixedClock
+from execution_service.domain import (
+    DeadLetter,
+    Event,
+    ExecutionStore,
+    Page,
+    RawMessage,
+    RetryRequest,
+    record_events,
+)
+from support.events import at, history, message
+from support.nats import Isolated, isolated_nats, wait_until
+from support.postgres import TABLES, fresh_database
+from support.snapshots import snapshot
+
+
+@pytest.fixture(scope="module")
+def database_url() -> Iterator[PostgresUrl]:
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def database(database_url: PostgresUrl) -> AsyncIterator[Database]:
+    database = create_database(database_url)
+    await database.connect()
+    await database.execute(f"TRUNCATE {TABLES}")
+    yield database
+    await database.disconnect()
+
+
+async def publish(env: Isolated, messages: Sequence[RawMessage]) -> None:
+    js = env.nc.jetstream()
+    for m in messages:
+        await js.publish(env.subjects.prefix + m.subject, m.data, headers=dict(m.headers) or None)
+
+
+async def expected(messages: Sequence[RawMessage]) -> list[object]:
+    reference = MemoryStore(FixedClock())
+    await record_events(reference, messages)
+    return await snapshot(reference)
+
+
+async def count(database: Database, table: str) -> int:
+    return int(await database.fetch_val(f"SELECT count(*) FROM {table}"))
+
+
+async def test_random_order_with_duplicates_ends_in_the_in_order_state(database: Database) -> None:
+    events = history(executions=15, nodes=5)
+    delivered = events + random.Random(3).sample(events, 40)
+    random.Random(4).shuffle(delivered)
+    store = PostgresStore(database)
+    async with isolated_nats(batch_size=50) as env:
+        consumer = EventConsumer(env.nc, store, env.subjects, env.settings)
+        await consumer.start()
+        await publish(env, delivered)
+        task = asyncio.create_task(consumer.run())
+        await wait_until(
+            lambda: consumer.stats.applied + consumer.stats.duplicates == len(delivered)
+        )
+        consumer.stop()
+        await task
+    assert consumer.stats.applied == len(events)
+    assert await snapshot(store) == await expected(events)
+
+
+def envelope(data: object, timestamp: str = "2026-01-01T00:00:00Z") -> bytes:
+    return json.dumps({"timestamp": timestamp, "data": data}).encode()
+
+
+POISON = [
+    ("execution.started", b"not json", "not JSON"),
+    ("execution.started", b"[1, 2]", "not a JSON object but an array"),
+    ("execution.node.started", envelope({"nodeId": "n"}), "missing required field"),
+    ("execution.completed", envelope({"executionId": 5}), "data.executionId must be a string"),
+    ("execution.failed", envelope({"executionId": "e1"}, "soon"), "timestamp is not an ISO"),
+    ("execution.started", envelope({"executionId": "e", "input": "x" * 600_000}), "more than"),
+]  # fmt: skip
+
+
+async def test_poison_is_dead_lettered_and_good_events_all_apply(database: Database) -> None:
+    good = history(executions=4, nodes=3)
+    ignored = message("execution.retry.requested", {"executionId": "e1"})
+    poison = [RawMessage(subject, data) for subject, data, _ in POISON]
+    delivered = good + poison + [ignored]
+    random.Random(5).shuffle(delivered)
+    store = PostgresStore(database)
+    async with isolated_nats(batch_size=10) as env:
+        dlq = await env.nc.subscribe(env.subjects.dead_letter(">"))
+        consumer = EventConsumer(env.nc, store, env.subjects, env.settings)
+        await consumer.start()
+        await publish(env, delivered)
+        task = asyncio.create_task(consumer.run())
+        await wait_until(
+            lambda: consumer.stats.applied + consumer.stats.rejected + consumer.stats.ignored
+            == len(delivered)
+        )
+        js = env.nc.jetstream()
+        info = await js.consumer_info(consumer.stream, env.settings.durable)  # type: ignore[arg-type]
+        forwarded = [await dlq.next_msg(timeout=5) for _ in POISON]
+        consumer.stop()
+        await task
+    assert (consumer.stats.applied, consumer.stats.rejected, consumer.stats.ignored) == (
+        len(good),
+        len(POISON),
+        1,
+    )
+    assert info.num_ack_pending == 0 and info.num_redelivered == 0  # no redelivery loop
+    letters = (await store.dead_letters(Page(1, 100))).items
+    reasons = sorted(d.reason for d in letters)
+    for _, _, reason in POISON:
+        assert any(reason in r for r in reasons), (reason, reasons)
+    assert {m.subject.split("dlq.", 1)[1] for m in forwarded} == {s for s, _, _ in POISON}
+    assert await snapshot(store) == await expected(good)
+
+
+class Blocking:
+    """A store that holds record() until released: a consumer killed between fetch and commit."""
+
+    def __init__(self, inner: ExecutionStore) -> None:
+        self.inner = inner
+        self.entered = asyncio.Event()
+
+    async def record(
+        self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
+    ) -> frozenset[str]:
+        self.entered.set()
+        await asyncio.Event().wait()  # never returns: the task is cancelled here
+        raise AssertionError
+
+
+async def test_a_consumer_killed_between_fetch_and_commit_loses_nothing(database: Database) -> None:
+    events = history(executions=6, nodes=3)
+    store = PostgresStore(database)
+    async with isolated_nats(batch_size=len(events), ack_wait=1.0) as env:
+        blocking = Blocking(store)
+        doomed = EventConsumer(env.nc, blocking, env.subjects, env.settings)  # type: ignore[arg-type]
+        await doomed.start()
+        await publish(env, events)
+        task = asyncio.create_task(doomed.run())
+        await asyncio.wait_for(blocking.entered.wait(), 10)
+        task.cancel()  # the process dies with the batch fetched and not acknowledged
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        restarted = EventConsumer(env.nc, store, env.subjects, env.settings)
+        await restarted.start()
+        task = asyncio.create_task(restarted.run())
+        await wait_until(lambda: restarted.stats.applied == len(events), what="redelivery")
+        await asyncio.sleep(1.5)  # past ack_wait: nothing may come again and apply twice
+        restarted.stop()
+        await task
+    assert restarted.stats.applied == len(events)
+    assert await count(database, "execution_events") == len(events)
+    assert await snapshot(store) == await expected(events)
+
+
+async def test_binds_to_the_platforms_events_stream_and_retries_reach_plain_subscribers() -> None:
+    store = MemoryStore(FixedClock())
+    async with isolated_nats(batch_size=20) as env:
+        js = env.nc.jetstream()
+        p = env.subjects.prefix
+        events_stream = f"EVENTS_{p.strip('.')}"
+        await js.add_stream(
+            name=events_stream, subjects=[f"{p}execution.*", f"{p}execution.node.*"]
+        )
+        events = history(executions=3, nodes=2)
+        await publish(env, events)
+        consumer = EventConsumer(env.nc, store, env.subjects, env.settings)
+        await consumer.start()
+        assert consumer.stream == events_stream
+        names = [s.config.name for s in await js.streams_info()]
+        assert env.settings.stream not in names  # none was created beside it
+        task = asyncio.create_task(consumer.run())
+        await wait_until(lambda: consumer.stats.applied == len(events))
+        consumer.stop()
+        await task
+
+        plain = await env.nc.subscribe(env.subjects.retry_requested)
+        request = RetryRequest("e0", 2, "n1", "wf", None, at(0))
+        await NatsRetryPublisher(env.nc, env.subjects).publish_retry(request)
+        received = await plain.next_msg(timeout=5)
+        assert json.loads(received.data) == request.envelope()
+        assert received.headers and received.headers["Nats-Msg-Id"] == "retry:e0:2"
+
+
+async def test_retry_requests_through_our_stream_are_deduplicated() -> None:
+    async with isolated_nats() as env:
+        js = env.nc.jetstream()
+        consumer = EventConsumer(env.nc, MemoryStore(FixedClock()), env.subjects, env.settings)
+        await consumer.start()  # creates our stream, which captures execution.>
+        publisher = NatsRetryPublisher(env.nc, env.subjects)
+        request = RetryRequest("e0", 2, "n1", None, None, at(0))
+        await publisher.publish_retry(request)
+        await publisher.publish_retry(request)
+        info = await js.stream_info(env.settings.stream)
+        assert info.state.messages == 1
+
+
+async def test_a_store_outage_loses_nothing_and_is_reported() -> None:
+    store = MemoryStore(FixedClock())
+    events = history(executions=5, nodes=3)
+    async with isolated_nats(batch_size=10) as env:
+        consumer = EventConsumer(env.nc, store, env.subjects, env.settings)
+        await consumer.start()
+        task = asyncio.create_task(consumer.run())
+        await publish(env, events[:10])
+        await wait_until(lambda: consumer.stats.applied == 10)
+        store.available = False
+        await publish(env, events[10:])
+        await wait_until(lambda: not consumer.stats.database_up, what="database reported down")
+        await asyncio.sleep(0.5)
+        store.available = True
+        await wait_until(lambda: consumer.stats.applied == len(events), what="catch-up")
+        assert consumer.stats.database_up
+        consumer.stop()
+        await task
+    assert await snapshot(store) == await expected(events)
+
+
+async def test_postgres_connections_killed_mid_stream_lose_nothing(
+    database: Database, database_url: PostgresUrl
+) -> None:
+    events = history(executions=12, nodes=4)
+    store = PostgresStore(database)
+    async with isolated_nats(batch_size=7) as env:
+        consumer = EventConsumer(env.nc, store, env.subjects, env.settings)
+        await consumer.start()
+        task = asyncio.create_task(consumer.run())
+        for start in range(0, len(events), 15):
+            await publish(env, events[start : start + 15])
+            await asyncio.sleep(0.05)
+            admin = create_database(database_url.with_database("postgres"), min_size=1, max_size=1)
+            await admin.connect()
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                f" WHERE datname = '{database_url.database}' AND pid <> pg_backend_pid()"
+            )
+            await admin.disconnect()
+        await wait_until(lambda: consumer.stats.applied == len(events), what="all applied")
+        consumer.stop()
+        await task
+    assert await count(database, "execution_events") == len(events)
+    assert await snapshot(store) == await expected(events)
+
+
+def test_subjects_are_local_to_the_prefix() -> None:
+    subjects = Subjects("t1.")
+    assert subjects.local("t1.execution.started") == "execution.started"
+    assert subjects.dead_letter("execution.started") == "t1.dlq.execution.started"
