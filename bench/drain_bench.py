@@ -1,0 +1,150 @@
+"""End to end: 100k events published first, then drained (a) by a bare nats-py
+fetch(500)+ack loop and (b) by the service's consumer into PostgreSQL — same stream, same
+run. The service drains in a child process so that its resident memory is its own.
+
+    ./pants run bench/drain_bench.py -- --executions 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import nats
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from common import scratch_database, workflow_events
+from execution_service.adapters.nats import (
+    ConsumerSettings,
+    EmbeddedNats,
+    EventConsumer,
+    Subjects,
+    bind_or_create_stream,
+)
+from execution_service.adapters.postgres import PostgresStore, PostgresUrl, create_database
+
+
+async def publish(url: str, subjects: Subjects, stream: str, executions: int) -> int:
+    messages = workflow_events(executions)
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    await bind_or_create_stream(js, subjects, stream)
+    for start in range(0, len(messages), 1000):
+        for m in messages[start : start + 1000]:
+            await js.publish_async(subjects.prefix + m.subject, m.data)
+        await js.publish_async_completed()
+    await nc.close()
+    return len(messages)
+
+
+async def bare_drain(url: str, subjects: Subjects, stream: str, total: int) -> float:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_ack_pending=2000)
+    sub = await js.pull_subscribe(subjects.events, durable="bare", stream=stream, config=config)
+    seen = 0
+    started = time.perf_counter()
+    while seen < total:
+        try:
+            batch = await sub.fetch(500, timeout=1)
+        except TimeoutError:
+            continue
+        for msg in batch:
+            await msg.ack()
+        seen += len(batch)
+    seconds = time.perf_counter() - started
+    await sub.unsubscribe()
+    await nc.flush()
+    await nc.close()
+    return seconds
+
+
+async def service_drain(url: str, prefix: str, stream: str, database: str, total: int) -> None:
+    """The child: drain with the service's consumer and report seconds and peak RSS."""
+    db = create_database(PostgresUrl.parse(database))
+    await db.connect()
+    nc = await nats.connect(url)
+    consumer = EventConsumer(
+        nc, PostgresStore(db), Subjects(prefix), ConsumerSettings(stream=stream, durable="svc")
+    )
+    await consumer.start()
+    peak = 0
+
+    def sample() -> None:
+        nonlocal peak
+        while consumer.stats.applied < total:
+            peak = max(peak, _rss_kib())
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    started = time.perf_counter()
+    sampler.start()
+    task = asyncio.create_task(consumer.run())
+    while consumer.stats.applied < total:
+        await asyncio.sleep(0.02)
+    seconds = time.perf_counter() - started
+    consumer.stop()
+    await task
+    await nc.close()
+    await db.disconnect()
+    print(json.dumps({"seconds": seconds, "peak_rss_kib": peak, "applied": consumer.stats.applied}))
+
+
+def _rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main(executions: int) -> None:
+    configured = os.environ.get("BENCH_NATS_URL") or os.environ.get("TEST_NATS_URL")
+    server = None if configured else EmbeddedNats(Path(tempfile.mkdtemp())).start()
+    url = configured or server.url  # type: ignore[union-attr]
+    tag = uuid.uuid4().hex[:8]
+    subjects, stream = Subjects(f"b{tag}."), f"B{tag}"
+    try:
+        total = asyncio.run(publish(url, subjects, stream, executions))
+        bare = asyncio.run(bare_drain(url, subjects, stream, total))
+        with scratch_database() as database:
+            child = subprocess.run(
+                [sys.executable, __file__, "--child", url, subjects.prefix, stream,
+                 database.url(), str(total)],
+                check=True, capture_output=True, text=True, env=os.environ,
+            )  # fmt: skip
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+    finally:
+
+        async def cleanup() -> None:
+            nc = await nats.connect(url)
+            await nc.jetstream().delete_stream(stream)
+            await nc.close()
+
+        asyncio.run(cleanup())
+        if server:
+            server.stop()
+    service = result["seconds"]
+    print(f"events: {total} ({executions} executions, shuffled), published before draining")
+    print(f"bare fetch(500)+ack drain:              {total / bare:,.0f} events/s")
+    print(f"service drain (parse, record, ack) -> PG: {total / service:,.0f} events/s")
+    print(f"ratio service / bare: {bare / service:.2f}")
+    print(f"service peak RSS while draining: {result['peak_rss_kib'] / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        url, prefix, stream, database, total = sys.argv[2:7]
+        asyncio.run(service_drain(url, prefix, stream, database, int(total)))
+    else:
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--executions", type=int, default=1000)
+        main(parser.parse_args().executions)
