@@ -13,6 +13,7 @@ from execution_service.adapters.system import FixedClock
 from execution_service.domain import (
     DeadLetter,
     Event,
+    ExecutionFilter,
     ExecutionStore,
     Outcome,
     Page,
@@ -162,3 +163,20 @@ async def test_any_delivery_in_any_batches_ends_in_the_in_order_state(
     for start in range(0, len(delivered), size):
         await record_events(store, delivered[start : start + size])
     assert await snapshot(store) == await snapshot(reference)
+
+
+async def test_executions_can_be_filtered_by_status_workflow_and_user(
+    store: ExecutionStore,
+) -> None:
+    await record_events(store, workflow("e1", 0) + workflow("e2", 10, fail=True))
+    await record_events(
+        store, [message("execution.started", {"executionId": "e3", "userId": "u9"})]
+    )
+    failed = await store.executions(Page(1, 10), ExecutionFilter(status=Status.FAILED))
+    assert [e.id for e in failed.items] == ["e2"] and failed.total == 1
+    by_workflow = await store.executions(Page(1, 10), ExecutionFilter(workflow_id="wf"))
+    assert {e.id for e in by_workflow.items} == {"e1", "e2"}
+    both = ExecutionFilter(status=Status.RUNNING, user_id="u9")
+    assert [e.id for e in (await store.executions(Page(1, 10), both)).items] == ["e3"]
+    none = ExecutionFilter(status=Status.CANCELLED, workflow_id="wf")
+    assert (await store.executions(Page(1, 10), none)).total == 0

@@ -25,6 +25,7 @@ from execution_service.domain.use_cases import (
 )
 from execution_service.domain.views import (
     DeadLetter,
+    ExecutionFilter,
     ExecutionView,
     NodeCounts,
     NodeRunView,
@@ -41,6 +42,7 @@ __all__ = [
     "Event",
     "EventKind",
     "Execution",
+    "ExecutionFilter",
     "ExecutionStore",
     "ExecutionView",
     "Ignored",

@@ -9,6 +9,7 @@ from typing import Protocol
 from execution_service.domain.events import Event, RawMessage
 from execution_service.domain.views import (
     DeadLetter,
+    ExecutionFilter,
     ExecutionView,
     NodeRunView,
     Page,
@@ -34,7 +35,9 @@ class ExecutionStore(Protocol):
 
     async def execution(self, execution_id: str) -> ExecutionView | None: ...
 
-    async def executions(self, page: Page) -> Paged[ExecutionView]:
+    async def executions(
+        self, page: Page, where: ExecutionFilter = ExecutionFilter()
+    ) -> Paged[ExecutionView]:
         """Newest first: by start time (unknown last), then id."""
         ...
 

@@ -20,6 +20,7 @@ from execution_service.domain.model import Status
 from execution_service.domain.ports import Clock, ExecutionStore, RetryPublisher
 from execution_service.domain.views import (
     DeadLetter,
+    ExecutionFilter,
     ExecutionView,
     NodeRunView,
     Page,
@@ -93,8 +94,10 @@ async def get_execution(store: ExecutionStore, execution_id: str) -> ExecutionVi
     return execution
 
 
-async def list_executions(store: ExecutionStore, page: Page) -> Paged[ExecutionView]:
-    return await store.executions(page)
+async def list_executions(
+    store: ExecutionStore, page: Page, where: ExecutionFilter = ExecutionFilter()
+) -> Paged[ExecutionView]:
+    return await store.executions(page, where)
 
 
 async def get_node_runs(store: ExecutionStore, execution_id: str, page: Page) -> Paged[NodeRunView]:

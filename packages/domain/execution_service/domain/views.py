@@ -25,6 +25,20 @@ class Page:
 
 
 @attrs.frozen
+class ExecutionFilter:
+    status: Status | None = None
+    workflow_id: str | None = None
+    user_id: str | None = None
+
+    def admits(self, status: Status, workflow_id: str | None, user_id: str | None) -> bool:
+        return (
+            (self.status is None or self.status is status)
+            and (self.workflow_id is None or self.workflow_id == workflow_id)
+            and (self.user_id is None or self.user_id == user_id)
+        )
+
+
+@attrs.frozen
 class Paged(Generic[T]):
     items: Sequence[T]
     total: int

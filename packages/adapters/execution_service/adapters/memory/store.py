@@ -13,6 +13,7 @@ from execution_service.domain import (
     DeadLetter,
     Event,
     Execution,
+    ExecutionFilter,
     ExecutionView,
     NodeCounts,
     NodeRun,
@@ -90,10 +91,16 @@ class MemoryStore:
         execution = self._executions.get(execution_id)
         return None if execution is None else self._execution_view(execution)
 
-    async def executions(self, page: Page) -> Paged[ExecutionView]:
+    async def executions(
+        self, page: Page, where: ExecutionFilter = ExecutionFilter()
+    ) -> Paged[ExecutionView]:
         self._check()
         ordered = sorted(
-            self._executions.values(),
+            (
+                e
+                for e in self._executions.values()
+                if where.admits(e.status, e.values()["workflow_id"], e.values()["user_id"])
+            ),
             key=lambda e: (_known(e.values()["started_at"]), e.id),
             reverse=True,
         )

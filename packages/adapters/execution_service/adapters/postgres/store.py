@@ -27,6 +27,7 @@ from execution_service.adapters.postgres.url import PostgresUrl
 from execution_service.domain import (
     DeadLetter,
     Event,
+    ExecutionFilter,
     ExecutionView,
     NodeCounts,
     NodeRunView,
@@ -175,17 +176,36 @@ class PostgresStore:
         )
         return None if row is None else _execution_view(row)
 
-    async def executions(self, page: Page) -> Paged[ExecutionView]:
+    async def executions(
+        self, page: Page, where: ExecutionFilter = ExecutionFilter()
+    ) -> Paged[ExecutionView]:
+        # Only the conditions given, so each combination gets a plan that uses its index.
+        given = [
+            (column, value)
+            for column, value in (
+                ("status", where.status.value if where.status else None),
+                ("workflow_id", where.workflow_id),
+                ("user_id", where.user_id),
+            )
+            if value is not None
+        ]
+        values = [value for _, value in given]
+
+        def condition(first: int) -> str:
+            terms = [f"{column} = ${i}" for i, (column, _) in enumerate(given, first)]
+            return "WHERE " + " AND ".join(terms) if terms else ""
+
         async def work(raw: asyncpg.Connection) -> Paged[ExecutionView]:
-            total = await raw.fetchval("SELECT count(*) FROM executions")
+            total = await raw.fetchval(f"SELECT count(*) FROM executions {condition(1)}", *values)
             rows = await raw.fetch(
                 f"""SELECT e.*, c.* FROM (
-                        SELECT {_EXECUTION_COLUMNS} FROM executions
+                        SELECT {_EXECUTION_COLUMNS} FROM executions {condition(3)}
                         ORDER BY started_at DESC NULLS LAST, id DESC LIMIT $1 OFFSET $2
                     ) e {_COUNTS}
                     ORDER BY e.started_at DESC NULLS LAST, e.id DESC""",
                 page.limit,
                 page.offset,
+                *values,
             )
             return Paged([_execution_view(r) for r in rows], total, page)
 

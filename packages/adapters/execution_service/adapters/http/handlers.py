@@ -1,0 +1,174 @@
+"""The REST API of CONTRACT §2. Dependencies come from the app's container by provider name
+(`Provide["store"]`), so this adapter never imports the app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from aiohttp_apigami import docs, querystring_schema, response_schema
+from dependency_injector.wiring import Provide, inject
+
+from execution_service.adapters.http import schemas, serialize
+from execution_service.domain import (
+    Clock,
+    ExecutionFilter,
+    ExecutionStore,
+    Page,
+    RetryPublisher,
+    Status,
+    get_execution,
+    get_node_runs,
+    list_executions,
+    request_retry,
+)
+
+HealthChecks = Mapping[str, Callable[[], Awaitable[object]]]
+HEALTH_TIMEOUT_SECONDS = 2.0
+_ERRORS = {
+    400: {"schema": schemas.ErrorSchema, "description": "a parameter is malformed"},
+    404: {"schema": schemas.ErrorSchema, "description": "unknown execution"},
+}
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, dumps=json.dumps)
+
+
+def _query(request: web.Request) -> dict[str, Any]:
+    return dict(request["querystring"])
+
+
+@docs(tags=["executions"], summary="List executions, newest first", responses={400: _ERRORS[400]})
+@querystring_schema(schemas.ExecutionsQuery)
+@response_schema(schemas.ExecutionPageSchema, 200, description="a page of executions")
+@inject
+async def list_executions_handler(
+    request: web.Request, store: ExecutionStore = Provide["store"]
+) -> web.Response:
+    query = _query(request)
+    where = ExecutionFilter(
+        status=Status(query["status"]) if "status" in query else None,
+        workflow_id=query.get("workflowId"),
+        user_id=query.get("userId"),
+    )
+    paged = await list_executions(store, Page(query["page"], query["limit"]), where)
+    return _json(
+        {
+            "data": [serialize.execution(e) for e in paged.items],
+            "pagination": serialize.pagination(paged),
+        }
+    )
+
+
+@docs(tags=["executions"], summary="One execution", responses={404: _ERRORS[404]})
+@response_schema(schemas.ExecutionSchema, 200, description="the execution")
+@inject
+async def get_execution_handler(
+    request: web.Request, store: ExecutionStore = Provide["store"]
+) -> web.Response:
+    view = await get_execution(store, request.match_info["id"])
+    return _json(serialize.execution(view))
+
+
+@docs(
+    tags=["executions"],
+    summary="The execution's node runs, by start time, node and attempt",
+    responses=_ERRORS,
+)
+@querystring_schema(schemas.LogsQuery)
+@response_schema(schemas.NodeRunPageSchema, 200, description="a page of node runs")
+@inject
+async def get_logs_handler(
+    request: web.Request, store: ExecutionStore = Provide["store"]
+) -> web.Response:
+    query = _query(request)
+    paged = await get_node_runs(
+        store, request.match_info["id"], Page(query["page"], query["limit"])
+    )
+    return _json(
+        {"data": [serialize.node_run(r) for r in paged.items], **serialize.pagination(paged)}
+    )
+
+
+@docs(
+    tags=["executions"],
+    summary="Retry a FAILED execution from its failed node",
+    description="Publishes execution.retry.requested for the orchestrator. Asking again for "
+    "the same attempt publishes nothing more and answers the same.",
+    responses={
+        404: _ERRORS[404],
+        409: {"schema": schemas.ErrorSchema, "description": "not FAILED, or no failed node"},
+        503: {"schema": schemas.ErrorSchema, "description": "not published; nothing recorded"},
+    },
+)
+@response_schema(schemas.RetryAcceptedSchema, 202, description="retry requested")
+@inject
+async def retry_handler(
+    request: web.Request,
+    store: ExecutionStore = Provide["store"],
+    publisher: RetryPublisher = Provide["publisher"],
+    clock: Clock = Provide["clock"],
+) -> web.Response:
+    accepted = await request_retry(store, publisher, clock, request.match_info["id"])
+    return _json(serialize.retry_accepted(accepted), status=202)
+
+
+@docs(tags=["operations"], summary="Events that could not be applied, most recent first")
+@querystring_schema(schemas.DeadLettersQuery)
+@response_schema(schemas.DeadLetterPageSchema, 200, description="a page of dead letters")
+@inject
+async def dead_letters_handler(
+    request: web.Request, store: ExecutionStore = Provide["store"]
+) -> web.Response:
+    query = _query(request)
+    paged = await store.dead_letters(Page(query["page"], query["limit"]))
+    return _json(
+        {
+            "data": [serialize.dead_letter(d) for d in paged.items],
+            "pagination": serialize.pagination(paged),
+        }
+    )
+
+
+@docs(
+    tags=["operations"],
+    summary="Live checks of PostgreSQL and NATS",
+    responses={503: {"schema": schemas.HealthSchema, "description": "a check is down"}},
+)
+@response_schema(schemas.HealthSchema, 200, description="everything is up")
+@inject
+async def health_handler(
+    request: web.Request, checks: HealthChecks = Provide["health_checks"]
+) -> web.Response:
+    results = await asyncio.gather(*(_check(check) for check in checks.values()))
+    statuses = dict(zip(checks, results, strict=True))
+    ok = all(s == "up" for s in statuses.values())
+    body = {
+        "status": "ok" if ok else "error",
+        "service": "execution-service",
+        "timestamp": serialize.iso(datetime.now(UTC)),
+        "checks": statuses,
+    }
+    return _json(body, status=200 if ok else 503)
+
+
+async def _check(check: Callable[[], Awaitable[object]]) -> str:
+    try:
+        result = await asyncio.wait_for(check(), HEALTH_TIMEOUT_SECONDS)
+    except Exception:  # noqa: BLE001 - down is down, whatever the reason
+        return "down"
+    return "down" if result is False else "up"
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/executions", list_executions_handler)
+    app.router.add_get("/api/executions/{id}", get_execution_handler)
+    app.router.add_get("/api/executions/{id}/logs", get_logs_handler)
+    app.router.add_post("/api/executions/{id}/retry", retry_handler)
+    app.router.add_get("/api/dead-letters", dead_letters_handler)
+    app.router.add_get("/api/health", health_handler)

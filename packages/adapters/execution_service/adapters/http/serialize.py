@@ -1,0 +1,99 @@
+"""Views as the old service's clients read them: camelCase, ISO-8601 UTC, upper-case status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from execution_service.domain import (
+    DeadLetter,
+    ExecutionView,
+    NodeRunView,
+    Paged,
+    RetryRequest,
+)
+
+
+def iso(at: datetime | None) -> str | None:
+    """As JavaScript's Date.toISOString() writes it."""
+    if at is None:
+        return None
+    at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def execution(view: ExecutionView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "workflowId": view.workflow_id,
+        "userId": view.user_id,
+        "status": view.status.value,
+        "startedAt": iso(view.started_at),
+        "completedAt": iso(view.completed_at),
+        "duration": view.duration,
+        "error": view.error,
+        "input": view.input,
+        "output": view.output,
+        "metadata": view.metadata,
+        "attempt": view.attempt,
+        "retryOf": view.retry_of,
+        "nodes": {
+            "total": view.nodes.total,
+            "running": view.nodes.running,
+            "completed": view.nodes.completed,
+            "failed": view.nodes.failed,
+        },
+        "createdAt": iso(view.created_at),
+        "updatedAt": iso(view.updated_at),
+    }
+
+
+def node_run(view: NodeRunView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "executionId": view.execution_id,
+        "nodeId": view.node_id,
+        "nodeName": view.node_name,
+        "nodeType": view.node_type,
+        "status": view.status.value,
+        "attempt": view.attempt,
+        "input": view.input,
+        "output": view.output,
+        "error": view.error,
+        "startedAt": iso(view.started_at),
+        "completedAt": iso(view.completed_at),
+        "duration": view.duration,
+        "createdAt": iso(view.created_at),
+        "updatedAt": iso(view.updated_at),
+    }
+
+
+def dead_letter(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "key": letter.key,
+        "subject": letter.subject,
+        "reason": letter.reason,
+        "payload": letter.payload.decode("utf-8", "replace"),
+        "headers": dict(letter.headers),
+        "count": letter.count,
+        "firstSeen": iso(letter.first_seen),
+        "lastSeen": iso(letter.last_seen),
+    }
+
+
+def pagination(paged: Paged[Any]) -> dict[str, int]:
+    return {
+        "total": paged.total,
+        "page": paged.page.number,
+        "limit": paged.page.limit,
+        "totalPages": paged.total_pages,
+    }
+
+
+def retry_accepted(request: RetryRequest) -> dict[str, Any]:
+    return {
+        "message": "Execution retry initiated",
+        "executionId": request.execution_id,
+        "failedNodeId": request.failed_node_id,
+        "attempt": request.attempt,
+    }

@@ -1,0 +1,117 @@
+"""Settings from the environment (CONTRACT §3). A bad value is one clear line naming it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import attrs
+
+from execution_service.adapters.postgres import BadDatabaseUrl, PostgresUrl
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@attrs.frozen
+class Settings:
+    database_url: PostgresUrl | None = None
+    nats_urls: tuple[str, ...] = ("nats://localhost:4222",)
+    port: int = 3003
+    host: str = "0.0.0.0"
+    production: bool = False
+    nats_stream: str = "EXECUTIONS"
+    nats_consumer: str = "execution-service"
+    nats_subject_prefix: str = ""
+    batch_size: int = 500
+    ack_wait_seconds: int = 60
+    log_level: str = "INFO"
+    cors_origins: tuple[str, ...] = ("*",)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        production = _environment(env) == "production"
+        return cls(
+            database_url=_database_url(env.get("DATABASE_URL")),
+            nats_urls=_nats_urls(env.get("NATS_URL") or "nats://localhost:4222"),
+            port=_int(env, "PORT", 3003, 1, 65535),
+            host=env.get("HOST") or "0.0.0.0",
+            production=production,
+            nats_stream=_name(env, "NATS_STREAM", "EXECUTIONS"),
+            nats_consumer=_name(env, "NATS_CONSUMER", "execution-service"),
+            nats_subject_prefix=env.get("NATS_SUBJECT_PREFIX", ""),
+            batch_size=_int(env, "BATCH_SIZE", 500, 1, 10_000),
+            ack_wait_seconds=_int(env, "ACK_WAIT_SECONDS", 60, 1, 3600),
+            log_level=_log_level(env.get("LOG_LEVEL") or "INFO"),
+            cors_origins=tuple(
+                o.strip() for o in (env.get("CORS_ORIGINS") or "*").split(",") if o.strip()
+            ),
+        )
+
+    def require_database(self) -> PostgresUrl:
+        if self.database_url is None:
+            raise SettingsError("DATABASE_URL is required (e.g. postgresql://u:p@host:5432/db)")
+        return self.database_url
+
+
+def _environment(env: Mapping[str, str]) -> str:
+    value = (env.get("APP_ENV") or env.get("NODE_ENV") or "development").lower()
+    if value not in ("development", "production", "test"):
+        raise SettingsError(f"APP_ENV/NODE_ENV must be development or production, not {value!r}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(
+            f"{name} must be an integer from {low} to {high}, not {text!r}"
+        ) from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be an integer from {low} to {high}, not {value}")
+    return value
+
+
+def _name(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name) or default
+    if not value.replace("-", "").replace("_", "").isalnum():
+        raise SettingsError(f"{name} may hold letters, digits, - and _ only, not {value!r}")
+    return value
+
+
+def _database_url(text: str | None) -> PostgresUrl | None:
+    if not text:
+        return None
+    try:
+        return PostgresUrl.parse(text)
+    except BadDatabaseUrl as exc:
+        raise SettingsError(f"DATABASE_URL is not usable: {exc}") from None
+
+
+def _nats_urls(text: str) -> tuple[str, ...]:
+    urls = tuple(u.strip() for u in text.split(",") if u.strip())
+    for url in urls:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError as exc:
+            raise SettingsError(f"NATS_URL is not usable: {url!r} ({exc})") from None
+        if parts.scheme not in ("nats", "tls", "ws", "wss") or not parts.hostname:
+            raise SettingsError(f"NATS_URL is not usable: {url!r} (want nats://host:port)")
+    if not urls:
+        raise SettingsError("NATS_URL is empty")
+    return urls
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {text!r}")
+    return level

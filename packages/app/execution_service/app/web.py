@@ -1,0 +1,62 @@
+"""create_app(container): the HTTP application wired to the container, and the ordered
+start and stop of everything it runs on (pool → NATS → consumer; the reverse on the way out)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import nats
+from aiohttp import web
+from dependency_injector import providers
+
+from execution_service.adapters.http import build_app, handlers
+from execution_service.app.container import Container
+
+log = logging.getLogger(__name__)
+
+
+def create_app(container: Container) -> web.Application:
+    container.wire(modules=[handlers])
+    return build_app(container.settings().cors_origins)
+
+
+def with_runtime(app: web.Application, container: Container) -> web.Application:
+    """Start the pool, NATS and the consumer with the app; stop them in reverse order."""
+
+    async def runtime(_: web.Application) -> AsyncIterator[None]:
+        settings = container.settings()
+        database = container.database()
+        await database.connect()
+        nc = await nats.connect(
+            servers=list(settings.nats_urls),
+            name="execution-service",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=2,
+            disconnected_cb=_say("NATS disconnected"),
+            reconnected_cb=_say("NATS reconnected"),
+        )
+        container.nats_client.override(providers.Object(nc))
+        consumer = container.consumer()
+        await consumer.start()
+        task = asyncio.create_task(consumer.run(), name="consumer")
+        log.info("consuming %s from stream %s", container.subjects().events, consumer.stream)
+        try:
+            yield
+        finally:
+            consumer.stop()  # finish and acknowledge the batch in hand
+            await task
+            await nc.close()
+            await database.disconnect()
+            log.info("stopped")
+
+    app.cleanup_ctx.append(runtime)
+    return app
+
+
+def _say(message: str):  # type: ignore[no-untyped-def]
+    async def callback() -> None:
+        log.warning(message)
+
+    return callback

@@ -1,0 +1,168 @@
+"""The built PEX, run as `serve` against real PostgreSQL and NATS, seen only over NATS and
+HTTP (the database is read directly only to count what was stored)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nats
+import psycopg
+import pytest
+
+from execution_service.adapters.nats import Subjects
+from execution_service.adapters.nats.embedded import free_port
+from execution_service.adapters.postgres import PostgresUrl
+from execution_service.app.demo import workflow
+from support.events import history
+from support.nats import nats_url
+from support.postgres import fresh_database
+from support.service import OpenApi, Service
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    tag = uuid.uuid4().hex[:8]
+    with fresh_database() as url:
+        yield {
+            "DATABASE_URL": url.url(),
+            "NATS_URL": nats_url(),
+            "NATS_SUBJECT_PREFIX": f"e{tag}.",
+            "NATS_STREAM": f"E{tag}",
+            "NATS_CONSUMER": f"c{tag}",
+            "PORT": str(free_port()),
+            "APP_ENV": "production",
+            "ACK_WAIT_SECONDS": "3",
+        }
+    asyncio.run(_delete_stream(f"E{tag}"))
+
+
+async def _delete_stream(name: str) -> None:
+    nc = await nats.connect(nats_url())
+    try:
+        await nc.jetstream().delete_stream(name)
+    except Exception:  # noqa: BLE001 - the test may not have created it
+        pass
+    await nc.close()
+
+
+async def publish(env: dict[str, str], events: list[tuple[str, bytes]]) -> None:
+    nc = await nats.connect(env["NATS_URL"])
+    js = nc.jetstream()
+    for subject, data in events:
+        await js.publish(env["NATS_SUBJECT_PREFIX"] + subject, data)
+    await nc.close()
+
+
+def wait_for(predicate, timeout: float = 60.0, what: str = "") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out: {what}")
+
+
+def test_serve_records_workflows_serves_them_retries_and_stops_on_sigterm(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    service = Service(env, "serve", log=tmp_path / "serve.log")
+    service.wait_healthy()
+    start = datetime(2026, 11, 25, 10, tzinfo=UTC)
+    events = []
+    for outcome in ("completed", "failed", "cancelled"):
+        events += [(s, json.dumps(e).encode()) for s, e in workflow(outcome, start, f"x-{outcome}")]
+    asyncio.run(publish(env, events))
+    wait_for(
+        lambda: service.get("/api/executions/x-cancelled")[1].get("status") == "CANCELLED",
+        what="the events applied",
+    )
+    status, document = service.get("/api/docs/swagger.json")
+    api = OpenApi(document)
+    seen = []
+    for path in [
+        "/api/executions?page=1&limit=10",
+        "/api/executions/x-completed",
+        "/api/executions/x-failed",
+        "/api/executions/x-cancelled",
+        "/api/executions/x-failed/logs",
+        "/api/executions/x-completed/logs?pageSize=2",
+        "/api/executions/nope",
+        "/api/executions?limit=0",
+        "/api/health",
+        "/api/dead-letters",
+    ]:
+        status, body = service.get(path)
+        api.check("GET", path, status, body)
+        seen.append((path, status, body))
+    listed = seen[0][2]
+    # all three started at the same instant: newest first, then by id descending
+    assert [e["id"] for e in listed["data"]] == ["x-failed", "x-completed", "x-cancelled"]
+    assert seen[1][2]["status"] == "COMPLETED" and seen[1][2]["nodes"]["completed"] == 3
+    failed = seen[2][2]
+    assert failed["status"] == "FAILED" and failed["nodes"] == {
+        "total": 2, "running": 0, "completed": 1, "failed": 1,
+    }  # fmt: skip
+    assert seen[3][2]["status"] == "CANCELLED" and seen[3][2]["error"] == "cancelled by the user"
+    logs = seen[4][2]
+    assert [(r["nodeId"], r["status"]) for r in logs["data"]] == [
+        ("plan", "COMPLETED"),
+        ("search", "FAILED"),
+    ]
+    assert seen[6][1] == 404 and seen[7][1] == 400
+
+    async def retry() -> tuple[int, Any, Any]:
+        nc = await nats.connect(env["NATS_URL"])
+        sub = await nc.subscribe(Subjects(env["NATS_SUBJECT_PREFIX"]).retry_requested)
+        status, body = await asyncio.to_thread(service.post, "/api/executions/x-failed/retry")
+        received = json.loads((await sub.next_msg(timeout=10)).data)
+        await nc.close()
+        return status, body, received
+
+    status, body, received = asyncio.run(retry())
+    api.check("POST", "/api/executions/x-failed/retry", status, body)
+    assert status == 202 and body["failedNodeId"] == "search" and body["attempt"] == 2
+    assert received["eventType"] == "execution.retry.requested"
+    assert received["data"]["executionId"] == "x-failed"
+    assert received["data"]["failedNodeId"] == "search" and received["data"]["attempt"] == 2
+    conflict = service.post("/api/executions/x-completed/retry")
+    api.check("POST", "/api/executions/x-completed/retry", *conflict)
+    assert conflict[0] == 409
+
+    assert service.stop(signal.SIGTERM) == 0
+    lines = (tmp_path / "serve.log").read_text().splitlines()
+    logged = [json.loads(line) for line in lines if line.startswith("{")]
+    assert logged and all("level" in entry for entry in logged)  # JSON logs in production
+
+
+def test_sigkill_mid_stream_then_restart_applies_every_event_once(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    events = history(executions=60, nodes=4)  # 600 events
+    service = Service(env | {"BATCH_SIZE": "20"}, "serve", log=tmp_path / "first.log")
+    service.wait_healthy()
+    asyncio.run(publish(env, [(m.subject, m.data) for m in events]))
+    wait_for(lambda: service.get("/api/executions?limit=1")[1]["pagination"]["total"] > 5)
+    service.stop(signal.SIGKILL)  # no goodbye: the batch in hand is neither committed nor acked
+    restarted = Service(env, "serve", log=tmp_path / "second.log")
+    restarted.wait_healthy()
+    url = PostgresUrl.parse(env["DATABASE_URL"])
+
+    def stored() -> int:
+        with psycopg.connect(url.url()) as conn:
+            row = conn.execute("SELECT count(*) FROM execution_events").fetchone()
+            return int(row[0]) if row else 0
+
+    wait_for(lambda: stored() == len(events), timeout=90, what="every event stored")
+    time.sleep(1.0)
+    assert stored() == len(events)
+    status, body = restarted.get("/api/executions?status=FAILED&limit=100")
+    assert body["pagination"]["total"] == 20  # every third of 60 fails
+    assert restarted.stop(signal.SIGTERM) == 0
