@@ -8,7 +8,7 @@ from execution_service.adapters.memory import MemoryStore
 from execution_service.adapters.postgres import PostgresStore, PostgresUrl, create_database
 from execution_service.adapters.system import FixedClock
 from execution_service.domain import ExecutionStore
-from support.postgres import TABLES, fresh_database
+from support.postgres import fresh_database, reset
 
 StoreFactory = Callable[[], Awaitable[ExecutionStore]]
 
@@ -33,7 +33,7 @@ async def new_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactor
     await database.connect()
 
     async def postgres() -> ExecutionStore:
-        await database.execute(f"TRUNCATE {TABLES}")
+        await reset(database)
         return PostgresStore(database)
 
     try:

@@ -25,7 +25,7 @@ from execution_service.domain import (
 )
 from support.events import at, history, message
 from support.nats import Isolated, isolated_nats, wait_until
-from support.postgres import TABLES, fresh_database
+from support.postgres import fresh_database, reset
 from support.snapshots import snapshot
 
 
@@ -39,7 +39,7 @@ def database_url() -> Iterator[PostgresUrl]:
 async def database(database_url: PostgresUrl) -> AsyncIterator[Database]:
     database = create_database(database_url)
     await database.connect()
-    await database.execute(f"TRUNCATE {TABLES}")
+    await reset(database)
     yield database
     await database.disconnect()
 

@@ -15,7 +15,7 @@ from execution_service.adapters.postgres import PostgresStore, create_database
 from execution_service.adapters.system import FixedClock
 from execution_service.domain import Outcome, RawMessage, record_events
 from support.events import history
-from support.postgres import TABLES, fresh_database
+from support.postgres import fresh_database, reset
 from support.snapshots import snapshot
 
 
@@ -42,7 +42,7 @@ async def test_two_writers_with_overlapping_batches_lose_nothing(
     await record_events(reference, events)
     expected = await snapshot(reference)
     for seed in range(8):  # a lost update needs an unlucky interleaving: try several
-        await databases[0].execute(f"TRUNCATE {TABLES}")
+        await reset(databases[0])
         rng = random.Random(seed)
         overlap = rng.sample(events, len(events) // 3)
         halves = [events[: len(events) // 2] + overlap, events[len(events) // 2 :] + overlap]

@@ -18,6 +18,12 @@ _embedded: Any = None
 TABLES = "executions, execution_logs, execution_events, dead_letters, retry_requests"
 
 
+async def reset(database: Any) -> None:
+    """Empty every table; the per-status counters stay, at zero."""
+    await database.execute(f"TRUNCATE {TABLES}")
+    await database.execute("UPDATE execution_counts SET n = 0")
+
+
 def server_url() -> PostgresUrl:
     global _embedded
     configured = os.environ.get("TEST_DATABASE_URL")

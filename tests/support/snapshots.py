@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from execution_service.domain import ExecutionStore, Page
+from execution_service.domain import ExecutionFilter, ExecutionStore, Page, Status
 
 
 def readable(view: Any) -> dict[str, Any]:
@@ -23,4 +23,8 @@ async def snapshot(store: ExecutionStore) -> list[Any]:
         [readable(r) for r in (await store.node_runs(e.id, Page(1, 1000))).items]
         for e in executions
     ]
-    return [[readable(e) for e in executions], runs]
+    totals = [(await store.executions(Page(1, 1))).total] + [
+        (await store.executions(Page(1, 1), ExecutionFilter(status=status))).total
+        for status in Status
+    ]
+    return [[readable(e) for e in executions], runs, totals]

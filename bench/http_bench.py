@@ -1,0 +1,198 @@
+"""GET /api/executions/{id} and GET /api/executions?page=1&limit=10 with 100k executions
+stored, under wrk (32 connections), next to a bare aiohttp handler returning the same JSON
+from memory — same run, same machine. Needs wrk (apt-get install wrk).
+
+    ./pants run bench/http_bench.py -- --executions 100000 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import re
+import subprocess
+import tempfile
+import time
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from common import T0, scratch_database
+from execution_service.adapters.nats import EmbeddedNats
+from execution_service.adapters.nats.embedded import free_port
+from execution_service.adapters.postgres import PostgresUrl
+from execution_service.domain import Event, EventKind, fold
+from execution_service.domain.snapshots import execution_row, node_run_row
+
+
+def _events(number: int) -> list[Event]:
+    execution = f"exec-{number:07d}"
+    start = T0 + timedelta(seconds=number)
+    common = {"execution_id": execution, "timestamp": start, "at": start}
+    out = [
+        Event(f"{execution}-s", EventKind.EXECUTION_STARTED, workflow_id=f"wf-{number % 50}",
+              user_id="u1", input={"prompt": "hello"}, **common),  # type: ignore[arg-type]
+    ]  # fmt: skip
+    for node in ("plan", "write"):
+        out.append(Event(f"{execution}-{node}-s", EventKind.NODE_STARTED, node_id=node,
+                         node_type="agent", **common))  # type: ignore[arg-type]  # fmt: skip
+        out.append(Event(f"{execution}-{node}-c", EventKind.NODE_COMPLETED, node_id=node,
+                         output={"ok": True}, duration=40, **common))  # type: ignore[arg-type]  # fmt: skip
+    kind = EventKind.EXECUTION_FAILED if number % 7 == 0 else EventKind.EXECUTION_COMPLETED
+    out.append(Event(f"{execution}-end", kind, duration=90, error=None, **common))  # type: ignore[arg-type]
+    return out
+
+
+async def seed(url: PostgresUrl, executions: int) -> None:
+    """The rows the store would write, folded by the domain and copied in bulk."""
+    conn = await asyncpg.connect(**url.connect_kwargs())
+    columns_e = ["id", "workflow_id", "user_id", "status", "attempt", "started_at",
+                 "completed_at", "duration", "error", "input", "output", "metadata",
+                 "retry_of", "provenance"]  # fmt: skip
+    columns_n = ["id", "execution_id", "node_id", "attempt", "node_type", "node_name",
+                 "status", "input", "output", "error", "started_at", "completed_at",
+                 "duration", "provenance"]  # fmt: skip
+    json_columns = {"input", "output", "metadata", "provenance"}
+
+    def record(row: dict[str, Any], columns: list[str]) -> tuple[Any, ...]:
+        values = []
+        for c in columns:
+            v = row[c]
+            if c == "status":
+                v = v.value
+            elif c in json_columns and v is not None:
+                v = json.dumps(v)
+            elif c == "id" and columns is columns_n:
+                v = __import__("uuid").UUID(v)
+            values.append(v)
+        return tuple(values)
+
+    for start in range(0, executions, 10_000):
+        state = fold(e for n in range(start, min(start + 10_000, executions)) for e in _events(n))
+        await conn.copy_records_to_table(
+            "executions",
+            records=[record(execution_row(e), columns_e) for e in state.executions.values()],
+            columns=columns_e,
+        )
+        await conn.copy_records_to_table(
+            "execution_logs",
+            records=[record(node_run_row(r), columns_n) for r in state.node_runs.values()],
+            columns=columns_n,
+        )
+    await conn.execute("ANALYZE")
+    await conn.close()
+
+
+def run_service(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    from execution_service.app.cli import main
+
+    main(["serve"])
+
+
+def run_bare(port: int, by_id: bytes, page: bytes) -> None:
+    async def one(_: web.Request) -> web.Response:
+        return web.Response(body=by_id, content_type="application/json")
+
+    async def many(_: web.Request) -> web.Response:
+        return web.Response(body=page, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/api/executions/{id}", one)
+    app.router.add_get("/api/executions", many)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def wait(url: str) -> None:
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def wrk(url: str, seconds: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise AssertionError(f"{errors.group(1)} failed responses from {url}")
+    return {"rps": rps, "p50": ms("50%"), "p99": ms("99%")}
+
+
+def rss_peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main(executions: int, seconds: int) -> None:
+    nats_url = os.environ.get("BENCH_NATS_URL") or os.environ.get("TEST_NATS_URL")
+    server = None if nats_url else EmbeddedNats(Path(tempfile.mkdtemp())).start()
+    context = multiprocessing.get_context("fork")
+    with scratch_database() as url:
+        asyncio.run(seed(url, executions))
+        port, bare_port = free_port(), free_port()
+        tag = os.urandom(4).hex()
+        env = {
+            "DATABASE_URL": url.url(), "NATS_URL": nats_url or server.url,  # type: ignore[union-attr]
+            "PORT": str(port), "APP_ENV": "production", "LOG_LEVEL": "WARNING",
+            "NATS_SUBJECT_PREFIX": f"h{tag}.", "NATS_STREAM": f"H{tag}",
+        }  # fmt: skip
+        service = context.Process(target=run_service, args=(env,))
+        service.start()
+        base = f"http://127.0.0.1:{port}"
+        wait(f"{base}/api/health")
+        by_id_path, page_path = "/api/executions/exec-0050000", "/api/executions?page=1&limit=10"
+        by_id = urllib.request.urlopen(base + by_id_path).read()
+        page = urllib.request.urlopen(base + page_path).read()
+        bare = context.Process(target=run_bare, args=(bare_port, by_id, page))
+        bare.start()
+        wait(f"http://127.0.0.1:{bare_port}/api/executions")
+        results = {
+            "service by id": wrk(base + by_id_path, seconds),
+            "bare by id": wrk(f"http://127.0.0.1:{bare_port}{by_id_path}", seconds),
+            "service list": wrk(base + page_path, seconds),
+            "bare list": wrk(f"http://127.0.0.1:{bare_port}{page_path}", seconds),
+        }
+        peak = rss_peak_mb(service.pid)  # type: ignore[arg-type]
+        for process in (service, bare):
+            process.terminate()
+            process.join(20)
+    if server:
+        server.stop()
+    print(f"{executions} executions stored; wrk -t2 -c32 -d{seconds}s")
+    for name, r in results.items():
+        latency = f"p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms"
+        print(f"  {name:<14} {r['rps']:>9,.0f} req/s   {latency}")
+    sb, bb = results["service by id"], results["bare by id"]
+    sl = results["service list"]
+    print(f"by id: service/bare throughput {sb['rps'] / bb['rps']:.2f}")
+    print(f"list p50 / by-id p50: {sl['p50'] / sb['p50']:.2f}  (p99: {sl['p99'] / sb['p99']:.2f})")
+    print(f"service peak RSS: {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--executions", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    main(args.executions, args.seconds)
