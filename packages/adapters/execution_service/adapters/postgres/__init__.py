@@ -1,5 +1,6 @@
 """PostgreSQL: the ExecutionStore, its schema migrations, and DATABASE_URL handling."""
 
+from execution_service.adapters.postgres.embedded import EmbeddedPostgres
 from execution_service.adapters.postgres.migrations import (
     apply_migrations,
     apply_migrations_async,
@@ -10,6 +11,7 @@ from execution_service.adapters.postgres.url import BadDatabaseUrl, PostgresUrl
 
 __all__ = [
     "BadDatabaseUrl",
+    "EmbeddedPostgres",
     "PostgresStore",
     "PostgresUrl",
     "apply_migrations",
