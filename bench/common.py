@@ -1,47 +1,17 @@
-"""Shared by the benchmarks: a throw-away database, and realistic event histories."""
+"""Realistic event histories for the benchmarks. Their throw-away databases are the tests'
+own (support.postgres: on TEST_DATABASE_URL's server, else an embedded one)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import random
-import tempfile
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
-
-from execution_service.adapters.postgres import PostgresUrl, apply_migrations
 from execution_service.domain import RawMessage
 
 T0 = datetime(2026, 11, 25, 10, tzinfo=UTC)
-
-
-@contextlib.contextmanager
-def scratch_database() -> Iterator[PostgresUrl]:
-    """On BENCH_DATABASE_URL / TEST_DATABASE_URL's server, else an embedded one."""
-    configured = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    server: Any = None
-    if configured:
-        admin = PostgresUrl.parse(configured)
-    else:
-        import pgserver
-
-        server = pgserver.get_server(tempfile.mkdtemp(prefix="es-bench-"), cleanup_mode="delete")
-        admin = PostgresUrl.parse(server.get_uri())
-    name = f"es_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin.url(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = admin.with_database(name)
-        apply_migrations(url)
-        yield url
-    finally:
-        with psycopg.connect(admin.url(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def _event(subject: str, data: dict[str, Any], ms: int) -> dict[str, Any]:

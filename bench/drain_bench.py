@@ -22,7 +22,7 @@ from pathlib import Path
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from common import scratch_database, workflow_events
+from common import workflow_events
 from execution_service.adapters.nats import (
     ConsumerSettings,
     EmbeddedNats,
@@ -31,6 +31,7 @@ from execution_service.adapters.nats import (
     bind_or_create_stream,
 )
 from execution_service.adapters.postgres import PostgresStore, PostgresUrl, create_database
+from support.postgres import fresh_database
 
 
 async def publish(url: str, subjects: Subjects, stream: str, executions: int) -> int:
@@ -115,7 +116,7 @@ def main(executions: int) -> None:
     try:
         total = asyncio.run(publish(url, subjects, stream, executions))
         bare = asyncio.run(bare_drain(url, subjects, stream, total))
-        with scratch_database() as database:
+        with fresh_database() as database:
             child = subprocess.run(
                 [sys.executable, __file__, "--child", url, subjects.prefix, stream,
                  database.url(), str(total)],

@@ -24,12 +24,13 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from common import T0, scratch_database
+from common import T0
 from execution_service.adapters.nats import EmbeddedNats
 from execution_service.adapters.nats.embedded import free_port
 from execution_service.adapters.postgres import PostgresUrl
 from execution_service.domain import Event, EventKind, fold
 from execution_service.domain.snapshots import execution_row, node_run_row
+from support.postgres import fresh_database
 
 
 def _events(number: int) -> list[Event]:
@@ -148,7 +149,7 @@ def main(executions: int, seconds: int) -> None:
     nats_url = os.environ.get("BENCH_NATS_URL") or os.environ.get("TEST_NATS_URL")
     server = None if nats_url else EmbeddedNats(Path(tempfile.mkdtemp())).start()
     context = multiprocessing.get_context("fork")
-    with scratch_database() as url:
+    with fresh_database() as url:
         asyncio.run(seed(url, executions))
         port, bare_port = free_port(), free_port()
         tag = os.urandom(4).hex()

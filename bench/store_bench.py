@@ -12,14 +12,15 @@ import time
 
 import asyncpg
 
-from common import scratch_database, workflow_events
+from common import workflow_events
 from execution_service.adapters.postgres import PostgresStore, create_database
 from execution_service.domain import Event, Outcome, RawMessage, parse_message, record_events
+from support.postgres import fresh_database
 
 
 async def main(executions: int, batch: int, writers: int) -> None:
     messages = workflow_events(executions)
-    with scratch_database() as url:
+    with fresh_database() as url:
         database = create_database(url)
         await database.connect()
         store = PostgresStore(database)

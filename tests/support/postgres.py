@@ -3,18 +3,21 @@ else on an embedded server (pgserver) started once per process. Dropped afterwar
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from execution_service.adapters.postgres import PostgresUrl, apply_migrations
+from execution_service.adapters.postgres import EmbeddedPostgres, PostgresUrl, apply_migrations
 
-_embedded: Any = None
+_embedded_url: PostgresUrl | None = None
 TABLES = "executions, execution_logs, execution_events, dead_letters, retry_requests"
 
 
@@ -25,15 +28,21 @@ async def reset(database: Any) -> None:
 
 
 def server_url() -> PostgresUrl:
-    global _embedded
+    global _embedded_url
     configured = os.environ.get("TEST_DATABASE_URL")
     if configured:
         return PostgresUrl.parse(configured)
-    if _embedded is None:
-        import pgserver
+    if _embedded_url is None:
+        data = Path(tempfile.mkdtemp(prefix="es-pg-"))
+        server = EmbeddedPostgres(data)
+        _embedded_url = server.start_server()
+        atexit.register(_stop, server, data)
+    return _embedded_url
 
-        _embedded = pgserver.get_server(tempfile.mkdtemp(prefix="es-pg-"), cleanup_mode="delete")
-    return PostgresUrl.parse(_embedded.get_uri())
+
+def _stop(server: EmbeddedPostgres, data: Path) -> None:
+    server.stop()
+    shutil.rmtree(data, ignore_errors=True)
 
 
 @contextlib.contextmanager

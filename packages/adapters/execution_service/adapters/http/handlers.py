@@ -19,6 +19,7 @@ from execution_service.domain import (
     ExecutionFilter,
     ExecutionStore,
     Page,
+    Paged,
     RetryPublisher,
     Status,
     get_execution,
@@ -43,6 +44,15 @@ def _query(request: web.Request) -> dict[str, Any]:
     return dict(request["querystring"])
 
 
+def _page(query: Mapping[str, Any]) -> Page:
+    return Page(query["page"], query["limit"])
+
+
+def _listing(items: list[dict[str, Any]], paged: Paged[Any]) -> web.Response:
+    """The envelope of the list endpoints: data and pagination."""
+    return _json({"data": items, "pagination": serialize.pagination(paged)})
+
+
 @docs(tags=["executions"], summary="List executions, newest first", responses={400: _ERRORS[400]})
 @querystring_schema(schemas.ExecutionsQuery)
 @response_schema(schemas.ExecutionPageSchema, 200, description="a page of executions")
@@ -56,13 +66,8 @@ async def list_executions_handler(
         workflow_id=query.get("workflowId"),
         user_id=query.get("userId"),
     )
-    paged = await list_executions(store, Page(query["page"], query["limit"]), where)
-    return _json(
-        {
-            "data": [serialize.execution(e) for e in paged.items],
-            "pagination": serialize.pagination(paged),
-        }
-    )
+    paged = await list_executions(store, _page(query), where)
+    return _listing([serialize.execution(e) for e in paged.items], paged)
 
 
 @docs(tags=["executions"], summary="One execution", responses={404: _ERRORS[404]})
@@ -86,10 +91,7 @@ async def get_execution_handler(
 async def get_logs_handler(
     request: web.Request, store: ExecutionStore = Provide["store"]
 ) -> web.Response:
-    query = _query(request)
-    paged = await get_node_runs(
-        store, request.match_info["id"], Page(query["page"], query["limit"])
-    )
+    paged = await get_node_runs(store, request.match_info["id"], _page(_query(request)))
     return _json(
         {"data": [serialize.node_run(r) for r in paged.items], **serialize.pagination(paged)}
     )
@@ -125,14 +127,8 @@ async def retry_handler(
 async def dead_letters_handler(
     request: web.Request, store: ExecutionStore = Provide["store"]
 ) -> web.Response:
-    query = _query(request)
-    paged = await store.dead_letters(Page(query["page"], query["limit"]))
-    return _json(
-        {
-            "data": [serialize.dead_letter(d) for d in paged.items],
-            "pagination": serialize.pagination(paged),
-        }
-    )
+    paged = await store.dead_letters(_page(_query(request)))
+    return _listing([serialize.dead_letter(d) for d in paged.items], paged)
 
 
 @docs(

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pwd
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from execution_service.adapters.postgres.url import PostgresUrl
+
+_OS_USER = "pgserver"
+
+
+def _ensure_os_user() -> None:
+    """Started by root, pgserver runs PostgreSQL as the OS user `pgserver` and creates it on
+    first use; processes starting at once (parallel test files) would race on useradd."""
+    if os.geteuid() != 0:
+        return
+    with open("/tmp/.execution-service-pgserver-user.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pwd.getpwnam(_OS_USER)
+        except KeyError:
+            subprocess.run(["useradd", "-s", "/bin/bash", _OS_USER], check=True)
 
 
 class EmbeddedPostgres:
@@ -17,12 +36,17 @@ class EmbeddedPostgres:
         self.data_dir = data_dir
         self._server: Any = None
 
-    def start(self, database: str = "execution_service") -> PostgresUrl:
+    def start_server(self) -> PostgresUrl:
+        """The server's own `postgres` database, to create others from."""
         import pgserver
 
+        _ensure_os_user()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._server = pgserver.get_server(str(self.data_dir.resolve()), cleanup_mode="stop")
-        admin = PostgresUrl.parse(self._server.get_uri())
+        return PostgresUrl.parse(self._server.get_uri())
+
+    def start(self, database: str = "execution_service") -> PostgresUrl:
+        admin = self.start_server()
         with psycopg.connect(admin.url(), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             if exists.fetchone() is None:
