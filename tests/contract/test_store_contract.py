@@ -147,6 +147,10 @@ async def test_a_retry_request_is_recorded_once(store: ExecutionStore) -> None:
     assert await store.record_retry_request(again) == request
     assert await store.retry_request("e1", 2) == request
     assert await store.retry_request("e1", 3) is None
+    third = RetryRequest("e1", 3, "b", "wf", None, at(700))
+    await store.record_retry_request(third)
+    assert await store.retry_requests("e1") == [request, third]
+    assert await store.retry_requests("e2") == []
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])

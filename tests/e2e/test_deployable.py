@@ -98,6 +98,7 @@ def test_serve_records_workflows_serves_them_retries_and_stops_on_sigterm(
         "/api/executions?limit=0",
         "/api/health",
         "/api/dead-letters",
+        "/api/executions/x-failed/events",
     ]:
         status, body = service.get(path)
         api.check("GET", path, status, body)
@@ -132,6 +133,9 @@ def test_serve_records_workflows_serves_them_retries_and_stops_on_sigterm(
     assert received["eventType"] == "execution.retry.requested"
     assert received["data"]["executionId"] == "x-failed"
     assert received["data"]["failedNodeId"] == "search" and received["data"]["attempt"] == 2
+    retries = service.get("/api/executions/x-failed/retries")
+    api.check("GET", "/api/executions/x-failed/retries", *retries)
+    assert [r["attempt"] for r in retries[1]["data"]] == [2]
     conflict = service.post("/api/executions/x-completed/retry")
     api.check("POST", "/api/executions/x-completed/retry", *conflict)
     assert conflict[0] == 409

@@ -6,12 +6,20 @@ import asyncio
 import json
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
 
+import nats
 import pytest
 from databases import Database
 
 from execution_service.adapters.memory import MemoryStore
-from execution_service.adapters.nats import EventConsumer, NatsRetryPublisher, Subjects
+from execution_service.adapters.nats import (
+    ConsumerSettings,
+    EmbeddedNats,
+    EventConsumer,
+    NatsRetryPublisher,
+    Subjects,
+)
 from execution_service.adapters.postgres import PostgresStore, PostgresUrl, create_database
 from execution_service.adapters.system import FixedClock
 from execution_service.domain import (
@@ -21,6 +29,7 @@ from execution_service.domain import (
     Page,
     RawMessage,
     RetryRequest,
+    parse_message,
     record_events,
 )
 from support.events import at, history, message
@@ -262,3 +271,63 @@ def test_subjects_are_local_to_the_prefix() -> None:
     subjects = Subjects("t1.")
     assert subjects.local("t1.execution.started") == "execution.started"
     assert subjects.dead_letter("execution.started") == "t1.dlq.execution.started"
+
+
+class Allergic:
+    """A store that fails, for a reason that will not pass, on batches holding one event."""
+
+    def __init__(self, inner: MemoryStore, key: str) -> None:
+        self.inner, self.key = inner, key
+
+    async def record(
+        self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
+    ) -> frozenset[str]:
+        if any(e.key == self.key for e in events):
+            raise ValueError("this one event cannot be stored")
+        return await self.inner.record(events, dead_letters)
+
+
+async def test_an_event_that_always_fails_is_dead_lettered_after_bounded_deliveries() -> None:
+    events = history(executions=3, nodes=2)
+    poisoned = parse_message(events[4])
+    assert isinstance(poisoned, Event)
+    inner = MemoryStore(FixedClock())
+    async with isolated_nats(batch_size=5, max_deliveries=3, max_backoff=0.2) as env:
+        consumer = EventConsumer(env.nc, Allergic(inner, poisoned.key), env.subjects, env.settings)  # type: ignore[arg-type]
+        await consumer.start()
+        await publish(env, events)
+        task = asyncio.create_task(consumer.run())
+        await wait_until(lambda: consumer.stats.dead_lettered_after_failures == 1, what="given up")
+        await wait_until(lambda: consumer.stats.applied == len(events) - 1, what="the rest")
+        consumer.stop()
+        await task
+    (letter,) = (await inner.dead_letters(Page(1, 10))).items
+    assert letter.key == poisoned.key and "failed 3 deliveries" in letter.reason
+    assert "cannot be stored" in letter.reason and letter.payload == events[4].data
+
+
+async def test_a_nats_restart_is_survived_and_consuming_resumes(tmp_path: Path) -> None:
+    server = EmbeddedNats(tmp_path / "nats").start()
+    store = MemoryStore(FixedClock())
+    events = history(executions=4, nodes=2)
+    nc = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    try:
+        env = Isolated(nc, Subjects(), ConsumerSettings(batch_size=5))
+        consumer = EventConsumer(nc, store, env.subjects, env.settings)
+        await consumer.start()
+        task = asyncio.create_task(consumer.run())
+        await publish(env, events[:8])
+        await wait_until(lambda: consumer.stats.applied == 8)
+        server.stop()
+        await wait_until(lambda: not nc.is_connected, what="the disconnect")
+        await asyncio.sleep(1.0)  # the consumer keeps trying meanwhile
+        server = EmbeddedNats(tmp_path / "nats", port=server.port).start()
+        await wait_until(lambda: nc.is_connected, what="the reconnect")
+        await publish(env, events[8:])
+        await wait_until(lambda: consumer.stats.applied == len(events), what="resumed")
+        consumer.stop()
+        await task
+    finally:
+        await nc.close()
+        server.stop()
+    assert await snapshot(store) == await expected(events)

@@ -228,3 +228,18 @@ async def test_cors_echoes_any_origin_with_credentials(api: Api) -> None:
         headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
     )
     assert preflight.status == 204
+
+
+async def test_history_and_retries_of_an_execution(api: Api) -> None:
+    events = workflow("e1")
+    await record_events(api.store, events)
+    history = await api.get("/api/executions/e1/events")
+    assert history["total"] == len(events) == len(history["data"])
+    assert {h["event"]["eventType"] for h in history["data"]} >= {"execution.started"}
+    assert all(h["key"] == h["event"]["eventId"] for h in history["data"])
+    assert (await api.get("/api/executions/e1/retries"))["data"] == []
+    await api.post("/api/executions/e1/retry", 202)
+    (retry,) = (await api.get("/api/executions/e1/retries"))["data"]
+    assert (retry["attempt"], retry["failedNodeId"], retry["messageId"]) == (2, "b", "retry:e1:2")
+    await api.get("/api/executions/nope/events", status=404)
+    await api.get("/api/executions/nope/retries", status=404)

@@ -59,6 +59,10 @@ class ExecutionStore(Protocol):
 
     async def retry_request(self, execution_id: str, attempt: int) -> RetryRequest | None: ...
 
+    async def retry_requests(self, execution_id: str) -> Sequence[RetryRequest]:
+        """Every retry requested for the execution, by attempt."""
+        ...
+
     async def record_retry_request(self, request: RetryRequest) -> RetryRequest:
         """Store the request; if one for the same execution and attempt exists, keep and
         return that one."""

@@ -120,6 +120,36 @@ async def retry_handler(
     return _json(serialize.retry_accepted(accepted), status=202)
 
 
+@docs(
+    tags=["executions"],
+    summary="The events recorded for the execution, as received: its history",
+    responses={404: _ERRORS[404]},
+)
+@response_schema(schemas.HistorySchema, 200, description="the events, in recorded order")
+@inject
+async def history_handler(
+    request: web.Request, store: ExecutionStore = Provide["store"]
+) -> web.Response:
+    execution = await get_execution(store, request.match_info["id"])
+    events = await store.history(execution.id)
+    return _json({"data": [serialize.recorded_event(m) for m in events], "total": len(events)})
+
+
+@docs(
+    tags=["executions"],
+    summary="The retries requested for the execution",
+    responses={404: _ERRORS[404]},
+)
+@response_schema(schemas.RetriesSchema, 200, description="the retry requests, by attempt")
+@inject
+async def retries_handler(
+    request: web.Request, store: ExecutionStore = Provide["store"]
+) -> web.Response:
+    execution = await get_execution(store, request.match_info["id"])
+    requests = await store.retry_requests(execution.id)
+    return _json({"data": [serialize.retry_request(r) for r in requests]})
+
+
 @docs(tags=["operations"], summary="Events that could not be applied, most recent first")
 @querystring_schema(schemas.DeadLettersQuery)
 @response_schema(schemas.DeadLetterPageSchema, 200, description="a page of dead letters")
@@ -166,5 +196,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/executions/{id}", get_execution_handler)
     app.router.add_get("/api/executions/{id}/logs", get_logs_handler)
     app.router.add_post("/api/executions/{id}/retry", retry_handler)
+    app.router.add_get("/api/executions/{id}/events", history_handler)
+    app.router.add_get("/api/executions/{id}/retries", retries_handler)
     app.router.add_get("/api/dead-letters", dead_letters_handler)
     app.router.add_get("/api/health", health_handler)

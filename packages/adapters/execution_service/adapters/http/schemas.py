@@ -157,3 +157,26 @@ class DeadLetterSchema(Schema):
 class DeadLetterPageSchema(Schema):
     data = fields.List(fields.Nested(DeadLetterSchema))
     pagination = fields.Nested(PaginationSchema)
+
+
+class RecordedEventSchema(Schema):
+    key = fields.String(metadata={"description": "the de-duplication key (eventId)"})
+    subject = fields.String()
+    event = fields.Raw(metadata={"description": "the event as received"})
+
+
+class HistorySchema(Schema):
+    data = fields.List(fields.Nested(RecordedEventSchema))
+    total = fields.Integer()
+
+
+class RetryRequestSchema(Schema):
+    executionId = fields.String()
+    attempt = fields.Integer()
+    failedNodeId = fields.String()
+    requestedAt = fields.String(metadata={"format": "date-time"})
+    messageId = fields.String()
+
+
+class RetriesSchema(Schema):
+    data = fields.List(fields.Nested(RetryRequestSchema))

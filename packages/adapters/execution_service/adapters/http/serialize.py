@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from execution_service.domain import (
     ExecutionView,
     NodeRunView,
     Paged,
+    RawMessage,
     RetryRequest,
 )
 
@@ -96,4 +98,22 @@ def retry_accepted(request: RetryRequest) -> dict[str, Any]:
         "executionId": request.execution_id,
         "failedNodeId": request.failed_node_id,
         "attempt": request.attempt,
+    }
+
+
+def recorded_event(message: RawMessage) -> dict[str, Any]:
+    return {
+        "key": message.headers.get("Nats-Msg-Id"),
+        "subject": message.subject,
+        "event": json.loads(message.data),
+    }
+
+
+def retry_request(request: RetryRequest) -> dict[str, Any]:
+    return {
+        "executionId": request.execution_id,
+        "attempt": request.attempt,
+        "failedNodeId": request.failed_node_id,
+        "requestedAt": iso(request.requested_at),
+        "messageId": request.message_id,
     }

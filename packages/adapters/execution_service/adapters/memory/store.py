@@ -142,6 +142,11 @@ class MemoryStore:
         self._check()
         return self._retries.get((execution_id, attempt))
 
+    async def retry_requests(self, execution_id: str) -> Sequence[RetryRequest]:
+        self._check()
+        mine = [r for (e, _), r in self._retries.items() if e == execution_id]
+        return sorted(mine, key=lambda r: r.attempt)
+
     async def record_retry_request(self, request: RetryRequest) -> RetryRequest:
         self._check()
         return self._retries.setdefault((request.execution_id, request.attempt), request)

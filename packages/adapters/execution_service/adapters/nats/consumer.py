@@ -23,9 +23,10 @@ from execution_service.domain import (
     Outcome,
     RawMessage,
     Unavailable,
+    parse_message,
     record_events,
 )
-from execution_service.domain.events import MAX_EVENT_BYTES, dedupe_key
+from execution_service.domain.events import MAX_EVENT_BYTES
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
@@ -147,9 +148,8 @@ class EventConsumer:
                     await msg.nak(delay=self._next_backoff())
                     continue
                 reason = f"failed {delivered} deliveries: {exc!r}"[:1000]
-                letter = DeadLetter(
-                    dedupe_key(message), message.subject, message.data, message.headers, reason
-                )
+                key = parse_message(message, self.settings.max_event_bytes).key
+                letter = DeadLetter(key, message.subject, message.data, message.headers, reason)
                 try:
                     await self._store.record([], [letter])
                 except Exception:  # noqa: BLE001 - keep it for redelivery

@@ -288,6 +288,15 @@ class PostgresStore:
         )
         return None if row is None else _retry_request(row)
 
+    async def retry_requests(self, execution_id: str) -> Sequence[RetryRequest]:
+        rows = await self._run(
+            lambda raw: raw.fetch(
+                "SELECT * FROM retry_requests WHERE execution_id = $1 ORDER BY attempt",
+                execution_id,
+            )
+        )
+        return [_retry_request(r) for r in rows]
+
     async def record_retry_request(self, request: RetryRequest) -> RetryRequest:
         async def work(raw: asyncpg.Connection) -> RetryRequest:
             await raw.execute(
