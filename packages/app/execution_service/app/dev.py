@@ -5,7 +5,7 @@ everything it started; a second run reuses the data."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import attrs
@@ -63,7 +63,7 @@ def _nats_port() -> int:
         return free_port()
 
 
-def _publish_demo(container: Container):  # type: ignore[no-untyped-def]
+def _publish_demo(container: Container) -> Callable[[web.Application], AsyncIterator[None]]:
     async def demo(_: web.Application) -> AsyncIterator[None]:
         events = demo_events(fixed_ids=True)
         await publish(container.nats_client(), container.subjects(), events)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import nats
 from aiohttp import web
@@ -55,7 +55,7 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
     return app
 
 
-def _say(message: str):  # type: ignore[no-untyped-def]
+def _say(message: str) -> Callable[[], Awaitable[None]]:
     async def callback() -> None:
         log.warning(message)
 

@@ -20,8 +20,7 @@ def iso(at: datetime | None) -> str | None:
     """As JavaScript's Date.toISOString() writes it."""
     if at is None:
         return None
-    at = at.astimezone(UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def execution(view: ExecutionView) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError
 
@@ -75,7 +76,7 @@ class EventConsumer:
         self.settings = settings or ConsumerSettings()
         self.stats = ConsumerStats()
         self.stream: str | None = None
-        self._sub: object = None
+        self._sub: JetStreamContext.PullSubscription | None = None
         self._stopping = asyncio.Event()
         self._backoff = 0.0
 
@@ -101,9 +102,11 @@ class EventConsumer:
 
     async def run(self) -> None:
         """Consume until stop(); never dies of a bad message or a passing failure."""
+        if self._sub is None:
+            raise RuntimeError("start() the consumer before running it")
         while not self._stopping.is_set():
             try:
-                messages = await self._sub.fetch(  # type: ignore[attr-defined]
+                messages = await self._sub.fetch(
                     self.settings.batch_size, timeout=self.settings.fetch_timeout
                 )
             except (TimeoutError, NatsTimeoutError):
@@ -239,7 +242,7 @@ class EventConsumer:
     async def _close(self) -> None:
         try:
             if self._sub is not None:
-                await self._sub.unsubscribe()  # type: ignore[attr-defined]
+                await self._sub.unsubscribe()
             await self._nc.flush(timeout=5)  # acks are fire-and-forget: make them go out
         except Exception as exc:  # noqa: BLE001
             log.warning("closing the consumer: %r", exc)

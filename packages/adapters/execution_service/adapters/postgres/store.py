@@ -35,6 +35,7 @@ from execution_service.domain import (
     Paged,
     RawMessage,
     RetryRequest,
+    Status,
     Unavailable,
     merge,
 )
@@ -61,13 +62,14 @@ _PASSING = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
 )
+# What readers see: the columns, without the provenance only merging needs.
 _EXECUTION_COLUMNS = (
     "id, workflow_id, user_id, status, attempt, started_at, completed_at, duration, error,"
-    " input, output, metadata, retry_of, provenance, created_at, updated_at"
+    " input, output, metadata, retry_of, created_at, updated_at"
 )
 _NODE_RUN_COLUMNS = (
     "id::text AS id, execution_id, node_id, attempt, node_type, node_name, status, input,"
-    " output, error, started_at, completed_at, duration, provenance, created_at, updated_at"
+    " output, error, started_at, completed_at, duration, created_at, updated_at"
 )
 # The write path reads JSON values as text: merging never looks inside them.
 _EXECUTION_MERGE_COLUMNS = (
@@ -180,7 +182,9 @@ class PostgresStore:
     async def execution(self, execution_id: str) -> ExecutionView | None:
         row = await self._run(
             lambda raw: raw.fetchrow(
-                f"SELECT e.*, c.* FROM executions e {_COUNTS} WHERE e.id = $1", execution_id
+                f"""SELECT e.*, c.* FROM (SELECT {_EXECUTION_COLUMNS} FROM executions
+                    WHERE id = $1) e {_COUNTS}""",
+                execution_id,
             )
         )
         return None if row is None else _execution_view(row)
@@ -523,15 +527,27 @@ async def _record_dead_letters(
 
 
 def _execution_view(row: Mapping[str, Any]) -> ExecutionView:
-    counts = NodeCounts(
-        total=row["total"] or 0,
-        running=row["running"] or 0,
-        completed=row["completed"] or 0,
-        failed=row["failed"] or 0,
-    )
+    """From the columns, which hold what the fold computed (readers need no provenance)."""
     return ExecutionView(
-        **execution_from_row(row).values(),
-        nodes=counts,
+        id=row["id"],
+        workflow_id=row["workflow_id"],
+        user_id=row["user_id"],
+        status=Status(row["status"]),
+        attempt=row["attempt"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        duration=row["duration"],
+        error=row["error"],
+        input=row["input"],
+        output=row["output"],
+        metadata=row["metadata"],
+        retry_of=row["retry_of"],
+        nodes=NodeCounts(
+            total=row["total"] or 0,
+            running=row["running"] or 0,
+            completed=row["completed"] or 0,
+            failed=row["failed"] or 0,
+        ),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -539,7 +555,19 @@ def _execution_view(row: Mapping[str, Any]) -> ExecutionView:
 
 def _node_run_view(row: Mapping[str, Any]) -> NodeRunView:
     return NodeRunView(
-        **node_run_from_row(row).values(),
+        id=row["id"],
+        execution_id=row["execution_id"],
+        node_id=row["node_id"],
+        attempt=row["attempt"],
+        node_type=row["node_type"],
+        node_name=row["node_name"],
+        status=Status(row["status"]),
+        input=row["input"],
+        output=row["output"],
+        error=row["error"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        duration=row["duration"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
