@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
+import attrs
 from databases import Database
 
 from execution_service.adapters.postgres.url import PostgresUrl
@@ -49,6 +50,7 @@ from execution_service.domain.snapshots import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+V = TypeVar("V", ExecutionView, NodeRunView)
 
 _RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
 # The database is down, restarting or out of connections: a passing failure.
@@ -526,51 +528,24 @@ async def _record_dead_letters(
     )
 
 
+def _view(cls: type[V], row: Mapping[str, Any], **computed: Any) -> V:
+    """A view from the columns of the same names (they hold what the fold computed)."""
+    names = [f.name for f in attrs.fields(cls) if f.name not in computed]
+    return cls(**{name: row[name] for name in names}, **computed)
+
+
 def _execution_view(row: Mapping[str, Any]) -> ExecutionView:
-    """From the columns, which hold what the fold computed (readers need no provenance)."""
-    return ExecutionView(
-        id=row["id"],
-        workflow_id=row["workflow_id"],
-        user_id=row["user_id"],
-        status=Status(row["status"]),
-        attempt=row["attempt"],
-        started_at=row["started_at"],
-        completed_at=row["completed_at"],
-        duration=row["duration"],
-        error=row["error"],
-        input=row["input"],
-        output=row["output"],
-        metadata=row["metadata"],
-        retry_of=row["retry_of"],
-        nodes=NodeCounts(
-            total=row["total"] or 0,
-            running=row["running"] or 0,
-            completed=row["completed"] or 0,
-            failed=row["failed"] or 0,
-        ),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+    counts = NodeCounts(
+        total=row["total"] or 0,
+        running=row["running"] or 0,
+        completed=row["completed"] or 0,
+        failed=row["failed"] or 0,
     )
+    return _view(ExecutionView, row, status=Status(row["status"]), nodes=counts)
 
 
 def _node_run_view(row: Mapping[str, Any]) -> NodeRunView:
-    return NodeRunView(
-        id=row["id"],
-        execution_id=row["execution_id"],
-        node_id=row["node_id"],
-        attempt=row["attempt"],
-        node_type=row["node_type"],
-        node_name=row["node_name"],
-        status=Status(row["status"]),
-        input=row["input"],
-        output=row["output"],
-        error=row["error"],
-        started_at=row["started_at"],
-        completed_at=row["completed_at"],
-        duration=row["duration"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return _view(NodeRunView, row, status=Status(row["status"]))
 
 
 def _retry_request(row: Mapping[str, Any]) -> RetryRequest:
