@@ -59,7 +59,6 @@ class ConsumerStats:
     ignored: int = 0
     dead_lettered_after_failures: int = 0
     database_up: bool = True
-    last_error: str | None = None
 
 
 class EventConsumer:
@@ -193,7 +192,6 @@ class EventConsumer:
         if self.stats.database_up:
             log.error("store unavailable, backing off: %s", exc)
         self.stats.database_up = False
-        self.stats.last_error = str(exc)
         delay = self._next_backoff()
         for msg in messages:
             try:
@@ -206,7 +204,6 @@ class EventConsumer:
         if not self.stats.database_up:
             log.info("store available again")
         self.stats.database_up = True
-        self.stats.last_error = None
         self._backoff = 0.0
 
     def _next_backoff(self) -> float:

@@ -3,7 +3,6 @@
 from execution_service.adapters.postgres.embedded import EmbeddedPostgres
 from execution_service.adapters.postgres.migrations import (
     apply_migrations,
-    apply_migrations_async,
     rollback_migrations,
 )
 from execution_service.adapters.postgres.store import PostgresStore, create_database
@@ -15,7 +14,6 @@ __all__ = [
     "PostgresStore",
     "PostgresUrl",
     "apply_migrations",
-    "apply_migrations_async",
     "create_database",
     "rollback_migrations",
 ]

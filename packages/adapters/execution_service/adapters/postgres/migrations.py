@@ -3,7 +3,6 @@ do not collide)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from importlib import resources
 from pathlib import Path
@@ -57,7 +56,3 @@ def rollback_migrations(url: PostgresUrl, count: int | None = None) -> list[str]
         return [m.id for m in applied]
     finally:
         backend.connection.close()
-
-
-async def apply_migrations_async(url: PostgresUrl) -> list[str]:
-    return await asyncio.to_thread(apply_migrations, url)

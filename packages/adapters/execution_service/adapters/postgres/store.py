@@ -5,10 +5,11 @@ connection, because bulk writes need it (`databases`' execute_many runs one stat
 row) and so that arrays, jsonb and $n parameters are native everywhere.
 
 Recording a batch is one transaction of a fixed number of round trips, whatever its size:
-insert the events (the unique key finds duplicates), create-or-lock the executions they
-touch, read their node runs, merge the new events in Python (the domain's fold), write both
-back with unnest, and count dead letters. Row locks on the executions serialise writers
-that share an execution, so replicas on one consumer end in the state one writer would.
+create-or-lock the executions it touches (in id order), insert the events (the unique key
+finds duplicates), read their node runs, merge the new events in Python (the domain's fold),
+write back only what changed with unnest, and count dead letters. Row locks on the
+executions serialise writers that share an execution, so replicas on one consumer end in
+the state one writer would.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -84,6 +85,7 @@ _NODE_RUN_MERGE_COLUMNS = (
     " output::text AS output, error, started_at, completed_at, duration, provenance"
 )
 _JSON_COLUMNS = ("input", "output", "metadata")
+_RETRY_REQUEST = "SELECT * FROM retry_requests WHERE execution_id = $1 AND attempt = $2"
 # Node counts: distinct nodes, each by its run of the highest attempt.
 _COUNTS = """
     LEFT JOIN LATERAL (
@@ -147,13 +149,13 @@ class PostgresStore:
 
     async def _in_transaction(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Deadlocks and serialization failures between replicas are retried, never raised."""
+
+        async def transaction(raw: asyncpg.Connection) -> T:
+            async with raw.transaction():
+                return await work(raw)
+
         for attempt in range(self._max_retries + 1):
             try:
-
-                async def transaction(raw: asyncpg.Connection) -> T:
-                    async with raw.transaction():
-                        return await work(raw)
-
                 return await self._run(transaction)
             except _RETRYABLE as exc:
                 if attempt == self._max_retries:
@@ -285,13 +287,7 @@ class PostgresStore:
         return await self._run(work)
 
     async def retry_request(self, execution_id: str, attempt: int) -> RetryRequest | None:
-        row = await self._run(
-            lambda raw: raw.fetchrow(
-                "SELECT * FROM retry_requests WHERE execution_id = $1 AND attempt = $2",
-                execution_id,
-                attempt,
-            )
-        )
+        row = await self._run(lambda raw: raw.fetchrow(_RETRY_REQUEST, execution_id, attempt))
         return None if row is None else _retry_request(row)
 
     async def retry_requests(self, execution_id: str) -> Sequence[RetryRequest]:
@@ -317,11 +313,7 @@ class PostgresStore:
                 request.requested_at,
                 request.message_id,
             )
-            row = await raw.fetchrow(
-                "SELECT * FROM retry_requests WHERE execution_id = $1 AND attempt = $2",
-                request.execution_id,
-                request.attempt,
-            )
+            row = await raw.fetchrow(_RETRY_REQUEST, request.execution_id, request.attempt)
             return _retry_request(row)
 
         return await self._in_transaction(work)
@@ -372,7 +364,7 @@ async def _apply(raw: asyncpg.Connection, batch: Sequence[Event]) -> frozenset[s
             f"""SELECT {_NODE_RUN_MERGE_COLUMNS} FROM execution_logs
                 WHERE (execution_id, node_id, attempt) IN (
                     SELECT * FROM unnest($1::text[], $2::text[], $3::int[]))""",
-            *_columns(run_keys, 3),
+            *(list(column) for column in zip(*run_keys, strict=True)),
         )
         node_runs = {
             (r["execution_id"], r["node_id"], r["attempt"]): node_run_from_row(_json_as_text(r))
@@ -427,14 +419,6 @@ def _json_as_text(row: Mapping[str, Any]) -> dict[str, Any]:
         if values.get(name) is not None:
             values[name] = JsonText(values[name])
     return values
-
-
-def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(width)]
-    for row in rows:
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-    return columns
 
 
 def _pick(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[list[Any]]:
