@@ -8,14 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from execution_service.domain import RawMessage
+from execution_service.domain.events import format_time
 
 T0 = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
 _ids = itertools.count()
-
-
-def iso(at: datetime) -> str:
-    """As JavaScript's Date.toISOString() writes it."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
 def at(ms: int) -> datetime:
@@ -36,7 +32,7 @@ def message(
         "data": data,
     }
     if ms is not None:
-        body["timestamp"] = iso(at(ms))
+        body["timestamp"] = format_time(at(ms))
     body.update(envelope)
     return RawMessage(subject, json.dumps(body).encode())
 

@@ -7,7 +7,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from execution_service.domain import RawMessage
-from support.events import at, iso, message
+from execution_service.domain.events import format_time
+from support.events import at, message
 
 TERMINALS = ("execution.completed", "execution.failed", "execution.cancelled")
 
@@ -43,7 +44,7 @@ def histories(draw: st.DrawFn, max_executions: int = 3) -> list[RawMessage]:
                         | optional(
                             input={"n": draw(variants)},
                             metadata={"m": 1},
-                            startedAt=iso(at(start - draw(st.sampled_from([0, 3])))),
+                            startedAt=format_time(at(start - draw(st.sampled_from([0, 3])))),
                             workflowId=draw(variants),
                         ),
                         ms=start,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from execution_service.domain import Event, EventKind, Ignored, RawMessage, Rejected, parse_message
-from execution_service.domain.events import parse_time
+from execution_service.domain.events import format_time, parse_time
 from support.events import message, raw
 
 GOOD = {"executionId": "e1", "nodeId": "n1"}
@@ -165,3 +165,9 @@ def test_error_objects_keep_their_message_and_cancel_reason_is_the_error() -> No
     )
     assert isinstance(failed, Event) and failed.error == "boom"
     assert isinstance(cancelled, Event) and cancelled.error == "user"
+
+
+def test_format_time_writes_what_javascript_writes_and_parses_back() -> None:
+    text = "2026-11-25T10:00:03.120Z"
+    assert format_time(parse_time(text)) == text
+    assert format_time(parse_time("2026-11-25T11:00:03.120999+01:00")) == text

@@ -15,15 +15,11 @@ from nats.aio.client import Client
 
 from execution_service.adapters.nats import Subjects, find_stream
 from execution_service.app.settings import Settings
+from execution_service.domain.events import format_time
 
 log = logging.getLogger(__name__)
 _DEMO_NAMESPACE = uuid.UUID("6f1c9c2e-33a5-4c6b-9a55-0d7f0f3f5a10")
 NODES = [("plan", "agent", "Planner"), ("search", "tool", "Web search"), ("write", "llm", "Writer")]
-
-
-def _at(start: datetime, ms: int) -> str:
-    at = start + timedelta(milliseconds=ms)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
 def workflow(
@@ -44,7 +40,7 @@ def workflow(
                 {
                     "eventId": str(event_id),
                     "eventType": subject,
-                    "timestamp": _at(start, ms),
+                    "timestamp": format_time(start + timedelta(milliseconds=ms)),
                     "version": "1.0",
                     "correlationId": execution,
                     "data": data,

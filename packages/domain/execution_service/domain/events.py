@@ -135,6 +135,11 @@ def parse_time(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def format_time(at: datetime) -> str:
+    """The inverse of parse_time, as JavaScript's Date.toISOString() writes: UTC, ms, Z."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def parse_message(message: RawMessage, max_bytes: int = MAX_EVENT_BYTES) -> Parsed:
     kind = _BY_SUBJECT.get(message.subject)
     envelope: object = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from execution_service.domain import (
@@ -14,13 +14,11 @@ from execution_service.domain import (
     RawMessage,
     RetryRequest,
 )
+from execution_service.domain.events import format_time
 
 
 def iso(at: datetime | None) -> str | None:
-    """As JavaScript's Date.toISOString() writes it."""
-    if at is None:
-        return None
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return None if at is None else format_time(at)
 
 
 def execution(view: ExecutionView) -> dict[str, Any]:
