@@ -2,7 +2,7 @@
 fetch(500)+ack loop and (b) by the service's consumer into PostgreSQL — same stream, same
 run. The service drains in a child process so that its resident memory is its own.
 
-    ./pants run bench/drain_bench.py -- --executions 1000
+    ./pants run bench/drain_bench.py -- --executions 1000 [--in-flight 1]
 """
 
 from __future__ import annotations
@@ -69,14 +69,15 @@ async def bare_drain(url: str, subjects: Subjects, stream: str, total: int) -> f
     return seconds
 
 
-async def service_drain(url: str, prefix: str, stream: str, database: str, total: int) -> None:
+async def service_drain(
+    url: str, prefix: str, stream: str, database: str, total: int, in_flight: int
+) -> None:
     """The child: drain with the service's consumer and report seconds and peak RSS."""
     db = create_database(PostgresUrl.parse(database))
     await db.connect()
     nc = await nats.connect(url)
-    consumer = EventConsumer(
-        nc, PostgresStore(db), Subjects(prefix), ConsumerSettings(stream=stream, durable="svc")
-    )
+    settings = ConsumerSettings(stream=stream, durable="svc", concurrency=in_flight)
+    consumer = EventConsumer(nc, PostgresStore(db), Subjects(prefix), settings)
     await consumer.start()
     peak = 0
 
@@ -96,8 +97,19 @@ async def service_drain(url: str, prefix: str, stream: str, database: str, total
     consumer.stop()
     await task
     await nc.close()
+    # every event applied correctly: each workflow of common.workflow_events ends COMPLETED
+    # with all its node runs COMPLETED, and every event is in the history once
+    check = await db.fetch_one(
+        """SELECT (SELECT count(*) FROM executions WHERE status = 'COMPLETED') AS completed,
+                  (SELECT count(*) FROM executions) AS executions,
+                  (SELECT count(*) FROM execution_logs WHERE status = 'COMPLETED'
+                     AND started_at IS NOT NULL) AS runs,
+                  (SELECT count(*) FROM execution_events) AS events"""
+    )
     await db.disconnect()
-    print(json.dumps({"seconds": seconds, "peak_rss_kib": peak, "applied": consumer.stats.applied}))
+    assert check is not None
+    result = {"seconds": seconds, "peak_rss_kib": peak, "applied": consumer.stats.applied}
+    print(json.dumps(result | dict(check._mapping)))
 
 
 def _rss_kib() -> int:
@@ -107,7 +119,7 @@ def _rss_kib() -> int:
     return 0
 
 
-def main(executions: int) -> None:
+def main(executions: int, in_flight: int) -> None:
     configured = os.environ.get("BENCH_NATS_URL") or os.environ.get("TEST_NATS_URL")
     server = None if configured else EmbeddedNats(Path(tempfile.mkdtemp())).start()
     url = configured or server.url  # type: ignore[union-attr]
@@ -119,7 +131,7 @@ def main(executions: int) -> None:
         with fresh_database() as database:
             child = subprocess.run(
                 [sys.executable, __file__, "--child", url, subjects.prefix, stream,
-                 database.url(), str(total)],
+                 database.url(), str(total), str(in_flight)],
                 check=True, capture_output=True, text=True, env=os.environ,
             )  # fmt: skip
         result = json.loads(child.stdout.strip().splitlines()[-1])
@@ -134,18 +146,29 @@ def main(executions: int) -> None:
         if server:
             server.stop()
     service = result["seconds"]
+    nodes = (total // executions - 2) // 2
+    assert result["events"] == total, result
+    assert result["completed"] == result["executions"] == executions, result
+    assert result["runs"] == executions * nodes, result
     print(f"events: {total} ({executions} executions, shuffled), published before draining")
     print(f"bare fetch(500)+ack drain:              {total / bare:,.0f} events/s")
-    print(f"service drain (parse, record, ack) -> PG: {total / service:,.0f} events/s")
+    print(
+        f"service drain (parse, record, ack) -> PG: {total / service:,.0f} events/s"
+        f" ({in_flight} batch(es) in flight; every event applied and checked)"
+    )
     print(f"ratio service / bare: {bare / service:.2f}")
     print(f"service peak RSS while draining: {result['peak_rss_kib'] / 1024:.0f} MB")
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        url, prefix, stream, database, total = sys.argv[2:7]
-        asyncio.run(service_drain(url, prefix, stream, database, int(total)))
+        url, prefix, stream, database, total, in_flight = sys.argv[2:8]
+        asyncio.run(service_drain(url, prefix, stream, database, int(total), int(in_flight)))
     else:
         parser = argparse.ArgumentParser()
         parser.add_argument("--executions", type=int, default=1000)
-        main(parser.parse_args().executions)
+        parser.add_argument(
+            "--in-flight", type=int, default=ConsumerSettings().concurrency, help="batches"
+        )
+        args = parser.parse_args()
+        main(args.executions, args.in_flight)

@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,14 @@ from common import T0
 from execution_service.adapters.nats import EmbeddedNats
 from execution_service.adapters.nats.embedded import free_port
 from execution_service.adapters.postgres import PostgresUrl
-from execution_service.domain import Event, EventKind, fold
-from execution_service.domain.snapshots import execution_row, node_run_row
+from execution_service.domain import Event, EventKind, Status, fold
+from execution_service.domain.model import node_run_id
+from execution_service.domain.snapshots import (
+    EXECUTION_COLUMNS,
+    NODE_RUN_COLUMNS,
+    execution_row,
+    node_run_row,
+)
 from support.postgres import fresh_database
 
 
@@ -52,40 +59,33 @@ def _events(number: int) -> list[Event]:
 
 
 async def seed(url: PostgresUrl, executions: int) -> None:
-    """The rows the store would write, folded by the domain and copied in bulk."""
+    """The rows the store would write, folded by the domain and copied in bulk (the counts
+    follow: COPY fires the triggers that keep them)."""
     conn = await asyncpg.connect(**url.connect_kwargs())
-    columns_e = ["id", "workflow_id", "user_id", "status", "attempt", "started_at",
-                 "completed_at", "duration", "error", "input", "output", "metadata",
-                 "retry_of", "provenance"]  # fmt: skip
-    columns_n = ["id", "execution_id", "node_id", "attempt", "node_type", "node_name",
-                 "status", "input", "output", "error", "started_at", "completed_at",
-                 "duration", "provenance"]  # fmt: skip
-    json_columns = {"input", "output", "metadata", "provenance"}
+    json_columns = {"input", "output", "metadata"}
 
-    def record(row: dict[str, Any], columns: list[str]) -> tuple[Any, ...]:
-        values = []
-        for c in columns:
-            v = row[c]
-            if c == "status":
-                v = v.value
-            elif c in json_columns and v is not None:
-                v = json.dumps(v)
-            elif c == "id" and columns is columns_n:
-                v = __import__("uuid").UUID(v)
-            values.append(v)
-        return tuple(values)
+    def record(row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            v.value if isinstance(v, Status) else
+            json.dumps(v) if k in json_columns and v is not None else v
+            for k, v in row.items()
+        )  # fmt: skip
 
+    node_run_columns = ["id", *NODE_RUN_COLUMNS]
     for start in range(0, executions, 10_000):
         state = fold(e for n in range(start, min(start + 10_000, executions)) for e in _events(n))
         await conn.copy_records_to_table(
             "executions",
-            records=[record(execution_row(e), columns_e) for e in state.executions.values()],
-            columns=columns_e,
+            records=[record(execution_row(e)) for e in state.executions.values()],
+            columns=list(EXECUTION_COLUMNS),
         )
         await conn.copy_records_to_table(
             "execution_logs",
-            records=[record(node_run_row(r), columns_n) for r in state.node_runs.values()],
-            columns=columns_n,
+            records=[
+                (uuid.UUID(node_run_id(k)), *record(node_run_row(r)))
+                for k, r in state.node_runs.items()
+            ],
+            columns=node_run_columns,
         )
     await conn.execute("ANALYZE")
     await conn.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from execution_service.domain import (
     parse_message,
     record_events,
 )
+from execution_service.domain.model import node_run_id
 from execution_service.domain.snapshots import (
     execution_from_row,
     execution_row,
@@ -51,6 +53,40 @@ def test_folding_in_two_parts_equals_folding_at_once(data: st.DataObject) -> Non
         {k: node_run_from_row(node_run_row(v)) for k, v in first.node_runs.items()},
     )
     assert fold(events(history[cut:]), into=stored) == fold(events(history))
+
+
+@given(st.data())
+def test_joining_the_states_of_two_parts_equals_folding_at_once(data: st.DataObject) -> None:
+    """What the PostgreSQL store does: join a batch's own state into the stored row (in SQL,
+    column by column, from the rows snapshots.py makes)."""
+    history = data.draw(shuffled_with_duplicates(data.draw(histories())))
+    cut = data.draw(st.integers(0, len(history)))
+    first, second, whole = (
+        fold(events(history[:cut])),
+        fold(events(history[cut:])),
+        fold(events(history)),
+    )
+    for execution_id, expected in whole.executions.items():
+        one, other = first.executions.get(execution_id), second.executions.get(execution_id)
+        joined = other if one is None else one if other is None else one.join(other)
+        assert joined == expected
+    for key, run in whole.node_runs.items():
+        one_run, other_run = first.node_runs.get(key), second.node_runs.get(key)
+        assert run == (
+            other_run
+            if one_run is None
+            else one_run if other_run is None else one_run.join(other_run)
+        )
+
+
+IDS = st.text(st.characters(exclude_categories=["Cs"]))  # what parsed events can hold
+
+
+@given(IDS, IDS, st.integers(1, 2**31 - 1))
+def test_node_run_ids_are_uuid5_of_the_key(execution_id: str, node_id: str, attempt: int) -> None:
+    name = f"{execution_id}\0{node_id}\0{attempt}"
+    expected = uuid.uuid5(uuid.UUID("0b0e3a36-8e55-4f0e-a1d2-6a3b8d0c9e17"), name)
+    assert node_run_id((execution_id, node_id, attempt)) == str(expected)
 
 
 @given(st.data())

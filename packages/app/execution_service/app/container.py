@@ -23,6 +23,7 @@ def _consumer_settings(settings: Settings) -> ConsumerSettings:
         stream=settings.nats_stream,
         durable=settings.nats_consumer,
         batch_size=settings.batch_size,
+        concurrency=settings.batches_in_flight,
         ack_wait=float(settings.ack_wait_seconds),
     )
 

@@ -27,6 +27,7 @@ class Settings:
     nats_consumer: str = "execution-service"
     nats_subject_prefix: str = ""
     batch_size: int = 500
+    batches_in_flight: int = 2
     ack_wait_seconds: int = 60
     log_level: str = "INFO"
     cors_origins: tuple[str, ...] = ("*",)
@@ -46,6 +47,7 @@ class Settings:
             nats_consumer=_name(env, "NATS_CONSUMER", "execution-service"),
             nats_subject_prefix=env.get("NATS_SUBJECT_PREFIX", ""),
             batch_size=_int(env, "BATCH_SIZE", 500, 1, 10_000),
+            batches_in_flight=_int(env, "BATCHES_IN_FLIGHT", 2, 1, 8),
             ack_wait_seconds=_int(env, "ACK_WAIT_SECONDS", 60, 1, 3600),
             log_level=_log_level(env.get("LOG_LEVEL") or "INFO"),
             cors_origins=tuple(

@@ -9,6 +9,7 @@ folds to the same state, and a store can merge a batch into the state it persist
 from __future__ import annotations
 
 import enum
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -38,17 +39,19 @@ _TERMINAL_STATUS = {
     EventKind.EXECUTION_FAILED: Status.FAILED,
     EventKind.EXECUTION_CANCELLED: Status.CANCELLED,
 }
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_YEAR_ONE = datetime(1, 1, 1, tzinfo=UTC)
 _MICROSECOND = datetime.resolution
 _MILLISECOND = datetime.resolution * 1000
 
-Stamp = tuple[int, str]  # (timestamp in µs since the epoch, event key): a total order on events
-_NO_STAMP: Stamp = (0, "")
+# A total order on events: their timestamp, then their key. As a string — 18 digits of µs
+# since 0001-01-01, then the key — so that it compares as one value, in Python (by code point)
+# and in a database (collation "C" on UTF-8 compares bytes, which is the same order).
+Stamp = str
+_NO_STAMP: Stamp = ""  # below every event's
 
 
 def stamp(event: Event) -> Stamp:
-    delta = event.timestamp - _EPOCH
-    return (delta // _MICROSECOND, event.key)
+    return f"{(event.timestamp - _YEAR_ONE) // _MICROSECOND:018d}{event.key}"
 
 
 @attrs.frozen
@@ -59,12 +62,19 @@ class Reg:
     value: Any
 
 
-def _earliest(current: Reg | None, event: Event, value: Any) -> Reg | None:
+def _earliest(current: Reg | None, at: Stamp, value: Any) -> Reg | None:
     if value is None:
         return current
-    if current is None or stamp(event) < current.stamp:
-        return Reg(stamp(event), value)
+    if current is None or at < current.stamp:
+        return Reg(at, value)
     return current
+
+
+def _first(one: Reg | None, other: Reg | None) -> Reg | None:
+    """The join of two registers: the value of the earlier event."""
+    if one is None or (other is not None and other.stamp < one.stamp):
+        return other
+    return one
 
 
 @attrs.frozen
@@ -86,15 +96,16 @@ class Claim:
         return (self.attempt, self.rank, self.stamp)
 
     @classmethod
-    def of(cls, event: Event) -> Claim:
-        """The claim an event makes on its own subject (a node event on its node run)."""
+    def of(cls, event: Event, at: Stamp) -> Claim:
+        """The claim an event (of stamp `at`) makes on its own subject (a node event on its
+        node run)."""
         status = _TERMINAL_STATUS.get(event.kind)
         if status is None:
             return cls.running(event.attempt)
         return cls(
             event.attempt,
             1,
-            stamp(event),
+            at,
             status,
             at=event.at,
             error=event.error,
@@ -103,17 +114,20 @@ class Claim:
         )
 
     @classmethod
-    def on_execution(cls, event: Event) -> Claim:
+    def on_execution(cls, event: Event, at: Stamp) -> Claim:
         """A node event says only that its execution's attempt is running."""
         if event.kind.is_node:
             return cls.running(event.attempt)
-        return cls.of(event)
+        return cls.of(event, at)
 
     @classmethod
     def running(cls, attempt: int) -> Claim:
         """Every report that an attempt is running says the same thing, so they are equal:
         a stream of node events leaves a running execution as it was."""
-        return cls(attempt, 0, _NO_STAMP, Status.RUNNING)
+        claim = _RUNNING.get(attempt)
+        if claim is None:
+            claim = _RUNNING[attempt] = cls(attempt, 0, _NO_STAMP, Status.RUNNING)
+        return claim
 
     def join(self, other: Claim) -> Claim:
         return other if other.order > self.order else self
@@ -127,6 +141,10 @@ class Claim:
         if self.at is None or started is None:
             return None
         return max(0, (self.at - started) // _MILLISECOND)
+
+
+_RUNNING: dict[int, Claim] = {}  # one running claim per attempt, made once
+_NOTHING = Claim(0, -1, _NO_STAMP, Status.PENDING)  # below every claim: what no event says
 
 
 def _value(reg: Reg | None) -> Any:
@@ -156,22 +174,42 @@ class Execution:
     def duration(self) -> int | None:
         return self.claim.duration_since(_value(self.started_at))
 
-    def apply(self, event: Event) -> Execution:
-        started = event.kind is EventKind.EXECUTION_STARTED
+    def apply(self, event: Event, at: Stamp) -> Execution:
+        if event.kind.is_node:
+            if event.workflow_id is None and event.user_id is None:
+                if event.attempt <= self.claim.attempt:
+                    return self  # the common case, a node report on a known attempt: no change
+            started = False
+        else:
+            started = event.kind is EventKind.EXECUTION_STARTED
         return Execution(
             self.id,
-            claim=self.claim.join(Claim.on_execution(event)),
-            workflow_id=_earliest(self.workflow_id, event, event.workflow_id),
-            user_id=_earliest(self.user_id, event, event.user_id),
-            started_at=_earliest(self.started_at, event, event.at if started else None),
-            input=_earliest(self.input, event, event.input if started else None),
-            metadata=_earliest(self.metadata, event, event.metadata if started else None),
-            retry_of=_earliest(self.retry_of, event, event.retry_of if started else None),
+            claim=self.claim.join(Claim.on_execution(event, at)),
+            workflow_id=_earliest(self.workflow_id, at, event.workflow_id),
+            user_id=_earliest(self.user_id, at, event.user_id),
+            started_at=_earliest(self.started_at, at, event.at if started else None),
+            input=_earliest(self.input, at, event.input if started else None),
+            metadata=_earliest(self.metadata, at, event.metadata if started else None),
+            retry_of=_earliest(self.retry_of, at, event.retry_of if started else None),
+        )
+
+    def join(self, other: Execution) -> Execution:
+        """The state of both sets of events together (what a store computes when it merges a
+        batch's state into the stored one)."""
+        return Execution(
+            self.id,
+            claim=self.claim.join(other.claim),
+            workflow_id=_first(self.workflow_id, other.workflow_id),
+            user_id=_first(self.user_id, other.user_id),
+            started_at=_first(self.started_at, other.started_at),
+            input=_first(self.input, other.input),
+            metadata=_first(self.metadata, other.metadata),
+            retry_of=_first(self.retry_of, other.retry_of),
         )
 
     @classmethod
-    def first(cls, event: Event) -> Execution:
-        return cls(event.execution_id, Claim.on_execution(event)).apply(event)
+    def first(cls, event: Event, at: Stamp) -> Execution:
+        return cls(event.execution_id, _NOTHING).apply(event, at)
 
     def values(self) -> dict[str, Any]:
         """The fields readers see, by their domain names."""
@@ -196,10 +234,17 @@ NodeRunKey = tuple[str, str, int]  # (execution id, node id, attempt)
 _NODE_RUN_NAMESPACE = uuid.UUID("0b0e3a36-8e55-4f0e-a1d2-6a3b8d0c9e17")
 
 
+_NAMESPACE_BYTES = _NODE_RUN_NAMESPACE.bytes
+_VARIANT = {f"{n:x}": f"{n & 0x3 | 0x8:x}" for n in range(16)}
+
+
 def node_run_id(key: NodeRunKey) -> str:
-    """A stable id, so a rebuilt node run keeps the id clients saw."""
+    """A stable id, so a rebuilt node run keeps the id clients saw: the UUID version 5 of the
+    key (str(uuid.uuid5(…)), spelled out, because the store computes one per node report)."""
     execution_id, node_id, attempt = key
-    return str(uuid.uuid5(_NODE_RUN_NAMESPACE, f"{execution_id}\0{node_id}\0{attempt}"))
+    name = f"{execution_id}\0{node_id}\0{attempt}".encode()
+    h = hashlib.sha1(_NAMESPACE_BYTES + name).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 @attrs.frozen
@@ -228,22 +273,34 @@ class NodeRun:
     def duration(self) -> int | None:
         return self.claim.duration_since(_value(self.started_at))
 
-    def apply(self, event: Event) -> NodeRun:
+    def apply(self, event: Event, at: Stamp) -> NodeRun:
         started = event.kind is EventKind.NODE_STARTED
         return NodeRun(
             self.execution_id,
             self.node_id,
-            claim=self.claim.join(Claim.of(event)),
-            node_type=_earliest(self.node_type, event, event.node_type),
-            node_name=_earliest(self.node_name, event, event.node_name if started else None),
-            input=_earliest(self.input, event, event.input if started else None),
-            started_at=_earliest(self.started_at, event, event.at if started else None),
+            claim=self.claim.join(Claim.of(event, at)),
+            node_type=_earliest(self.node_type, at, event.node_type),
+            node_name=_earliest(self.node_name, at, event.node_name if started else None),
+            input=_earliest(self.input, at, event.input if started else None),
+            started_at=_earliest(self.started_at, at, event.at if started else None),
+        )
+
+    def join(self, other: NodeRun) -> NodeRun:
+        """The state of both sets of events together; see Execution.join."""
+        return NodeRun(
+            self.execution_id,
+            self.node_id,
+            claim=self.claim.join(other.claim),
+            node_type=_first(self.node_type, other.node_type),
+            node_name=_first(self.node_name, other.node_name),
+            input=_first(self.input, other.input),
+            started_at=_first(self.started_at, other.started_at),
         )
 
     @classmethod
-    def first(cls, event: Event) -> NodeRun:
+    def first(cls, event: Event, at: Stamp) -> NodeRun:
         assert event.node_id is not None
-        return cls(event.execution_id, event.node_id, Claim.of(event)).apply(event)
+        return cls(event.execution_id, event.node_id, _NOTHING).apply(event, at)
 
     def values(self) -> dict[str, Any]:
         return {
@@ -283,14 +340,15 @@ def merge(
 ) -> None:
     """Merge events into the given states, in place (the store's hot path)."""
     for event in events:
+        at = stamp(event)
         current = executions.get(event.execution_id)
         executions[event.execution_id] = (
-            Execution.first(event) if current is None else current.apply(event)
+            Execution.first(event, at) if current is None else current.apply(event, at)
         )
         if event.kind.is_node:
             key = node_run_key(event)
             run = node_runs.get(key)
-            node_runs[key] = NodeRun.first(event) if run is None else run.apply(event)
+            node_runs[key] = NodeRun.first(event, at) if run is None else run.apply(event, at)
 
 
 def fold(events: Iterable[Event], into: Projection | None = None) -> Projection:

@@ -1,8 +1,12 @@
 """Execution and NodeRun as flat rows a store can persist, and back.
 
-A row holds the values readers see plus `provenance`: the stamp behind each register and
-the claim that decides the status, so that merging later events into a stored row gives
-exactly what folding all the events would.
+A row holds the values readers see plus the provenance merging needs: the stamp of the event
+behind each register (`<name>_stamp`, NULL when no event set it) and the claim that decides
+the status (`claim_rank`, `claim_stamp`, `claim_duration`, beside `attempt` and the status
+columns). With those, a store can join a batch's state into a stored row column by column —
+Execution.join and NodeRun.join, written in its own query language — and get exactly what
+folding all the events would. `duration` is derived from the claim and `started_at`
+(Claim.duration_since), so a row leaves it out and a store computes it.
 """
 
 from __future__ import annotations
@@ -12,66 +16,90 @@ from typing import Any
 
 from execution_service.domain.model import Claim, Execution, NodeRun, Reg, Status
 
-_EXECUTION_REGISTERS = ("workflow_id", "user_id", "started_at", "input", "metadata", "retry_of")
-_NODE_RUN_REGISTERS = ("node_type", "node_name", "input", "started_at")
+EXECUTION_REGISTERS = ("workflow_id", "user_id", "started_at", "input", "metadata", "retry_of")
+NODE_RUN_REGISTERS = ("node_type", "node_name", "input", "started_at")
+# The claim's columns besides the key: what the winning claim carries.
+CLAIM_COLUMNS = (
+    "status", "attempt", "completed_at", "error", "output",
+    "claim_rank", "claim_stamp", "claim_duration",
+)  # fmt: skip
+EXECUTION_COLUMNS = (
+    "id",
+    *CLAIM_COLUMNS,
+    *EXECUTION_REGISTERS,
+    *(f"{n}_stamp" for n in EXECUTION_REGISTERS),
+)
+NODE_RUN_COLUMNS = (
+    "execution_id", "node_id", *CLAIM_COLUMNS,
+    *NODE_RUN_REGISTERS, *(f"{n}_stamp" for n in NODE_RUN_REGISTERS),
+)  # fmt: skip
+
+
+def execution_record(execution: Execution) -> tuple[Any, ...]:
+    """The row's values in EXECUTION_COLUMNS order."""
+    e = execution
+    return (
+        e.id, *_claim_record(e.claim),
+        *_values(e.workflow_id, e.user_id, e.started_at, e.input, e.metadata, e.retry_of),
+    )  # fmt: skip
+
+
+def node_run_record(run: NodeRun) -> tuple[Any, ...]:
+    """The row's values in NODE_RUN_COLUMNS order."""
+    return (
+        run.execution_id, run.node_id, *_claim_record(run.claim),
+        *_values(run.node_type, run.node_name, run.input, run.started_at),
+    )  # fmt: skip
 
 
 def execution_row(execution: Execution) -> dict[str, Any]:
-    return execution.values() | {"provenance": _provenance(execution, _EXECUTION_REGISTERS)}
+    return dict(zip(EXECUTION_COLUMNS, execution_record(execution), strict=True))
 
 
 def node_run_row(run: NodeRun) -> dict[str, Any]:
-    return run.values() | {"provenance": _provenance(run, _NODE_RUN_REGISTERS)}
+    return dict(zip(NODE_RUN_COLUMNS, node_run_record(run), strict=True))
 
 
 def execution_from_row(row: Mapping[str, Any]) -> Execution:
-    return Execution(
-        row["id"],
-        _claim(row),
-        **_registers(row, _EXECUTION_REGISTERS),
-    )
+    return Execution(row["id"], _claim(row), **_registers(row, EXECUTION_REGISTERS))
 
 
 def node_run_from_row(row: Mapping[str, Any]) -> NodeRun:
     return NodeRun(
-        row["execution_id"],
-        row["node_id"],
-        _claim(row),
-        **_registers(row, _NODE_RUN_REGISTERS),
+        row["execution_id"], row["node_id"], _claim(row), **_registers(row, NODE_RUN_REGISTERS)
     )
 
 
-def _provenance(state: Execution | NodeRun, names: tuple[str, ...]) -> dict[str, Any]:
-    claim = state.claim
-    provenance: dict[str, Any] = {
-        "claim": [claim.attempt, claim.rank, *claim.stamp, claim.duration],
-    }
-    for name in names:
-        reg: Reg | None = getattr(state, name)
-        if reg is not None:
-            provenance[name] = list(reg.stamp)
-    return provenance
+def _claim_record(c: Claim) -> tuple[Any, ...]:
+    """In CLAIM_COLUMNS order."""
+    return (c.status, c.attempt, c.at, c.error, c.output, c.rank, c.stamp, c.duration)
+
+
+def _values(*registers: Reg | None) -> tuple[Any, ...]:
+    """The registers' values, then their stamps."""
+    return (
+        *(None if r is None else r.value for r in registers),
+        *(None if r is None else r.stamp for r in registers),
+    )
 
 
 def _claim(row: Mapping[str, Any]) -> Claim:
-    attempt, rank, micros, key, duration = row["provenance"]["claim"]
     status = row["status"] if isinstance(row["status"], Status) else Status(row["status"])
     return Claim(
-        attempt,
-        rank,
-        (micros, key),
+        row["attempt"],
+        row["claim_rank"],
+        row["claim_stamp"],
         status,
         at=row["completed_at"],
         error=row["error"],
         output=row["output"],
-        duration=duration,
+        duration=row["claim_duration"],
     )
 
 
 def _registers(row: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Reg]:
-    provenance = row["provenance"]
     return {
-        name: Reg((provenance[name][0], provenance[name][1]), row[name])
+        name: Reg(row[f"{name}_stamp"], row[name])
         for name in names
-        if name in provenance
+        if row[f"{name}_stamp"] is not None
     }

@@ -3,6 +3,11 @@
 fetch up to N → parse → record events and dead letters in ONE unit of work → ack them all.
 A message is acked only after its effect is committed, so a crash anywhere loses nothing;
 redeliveries are harmless because de-duplication is durable.
+
+`concurrency` loops do that side by side, each with its own pull subscription on the durable
+consumer (as replicas do): while one waits for PostgreSQL, another parses and folds, so the
+two cores both work. The store's writes are order-independent and safe for concurrent
+writers, so nothing else changes.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class ConsumerSettings:
     max_deliveries: int = 5  # a message failing this often for a non-passing reason is dead
     max_backoff: float = 5.0
     max_event_bytes: int = MAX_EVENT_BYTES
+    concurrency: int = 2  # batches in flight at once
 
 
 @attrs.define
@@ -75,7 +81,7 @@ class EventConsumer:
         self.settings = settings or ConsumerSettings()
         self.stats = ConsumerStats()
         self.stream: str | None = None
-        self._sub: JetStreamContext.PullSubscription | None = None
+        self._subs: list[JetStreamContext.PullSubscription] = []
         self._stopping = asyncio.Event()
         self._backoff = 0.0
 
@@ -88,12 +94,15 @@ class EventConsumer:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=s.ack_wait,
-            max_ack_pending=max(4 * s.batch_size, 1000),
+            max_ack_pending=max(2 * s.concurrency * s.batch_size, 1000),
             filter_subject=self._subjects.events,
         )
-        self._sub = await js.pull_subscribe(
-            self._subjects.events, durable=s.durable, stream=self.stream, config=config
-        )
+        self._subs = [
+            await js.pull_subscribe(
+                self._subjects.events, durable=s.durable, stream=self.stream, config=config
+            )
+            for _ in range(max(1, s.concurrency))
+        ]
 
     def stop(self) -> None:
         """Stop fetching; the batch in hand is finished and acknowledged."""
@@ -101,11 +110,17 @@ class EventConsumer:
 
     async def run(self) -> None:
         """Consume until stop(); never dies of a bad message or a passing failure."""
-        if self._sub is None:
+        if not self._subs:
             raise RuntimeError("start() the consumer before running it")
+        try:
+            await asyncio.gather(*(self._loop(sub) for sub in self._subs))
+        finally:
+            await self._close()
+
+    async def _loop(self, sub: JetStreamContext.PullSubscription) -> None:
         while not self._stopping.is_set():
             try:
-                messages = await self._sub.fetch(
+                messages = await sub.fetch(
                     self.settings.batch_size, timeout=self.settings.fetch_timeout
                 )
             except (TimeoutError, NatsTimeoutError):
@@ -119,7 +134,6 @@ class EventConsumer:
             except Exception:  # noqa: BLE001 - the loop must survive anything
                 log.exception("unexpected failure handling a batch; it will be redelivered")
                 await self._sleep(1.0)
-        await self._close()
 
     async def handle(self, messages: Sequence[Msg]) -> None:
         raw = [self._raw(m) for m in messages]
@@ -238,8 +252,8 @@ class EventConsumer:
 
     async def _close(self) -> None:
         try:
-            if self._sub is not None:
-                await self._sub.unsubscribe()
+            for sub in self._subs:
+                await sub.unsubscribe()
             await self._nc.flush(timeout=5)  # acks are fire-and-forget: make them go out
         except Exception as exc:  # noqa: BLE001
             log.warning("closing the consumer: %r", exc)

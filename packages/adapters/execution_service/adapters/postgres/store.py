@@ -5,11 +5,14 @@ connection, because bulk writes need it (`databases`' execute_many runs one stat
 row) and so that arrays, jsonb and $n parameters are native everywhere.
 
 Recording a batch is one transaction of a fixed number of round trips, whatever its size:
-create-or-lock the executions it touches (in id order), insert the events (the unique key
-finds duplicates), read their node runs, merge the new events in Python (the domain's fold),
-write back only what changed with unnest, and count dead letters. Row locks on the
-executions serialise writers that share an execution, so replicas on one consumer end in
-the state one writer would.
+insert the events (the primary key finds duplicates), fold the new ones in Python into the
+batch's own state of each node run and execution (the domain's fold), then join those into the
+stored rows in SQL, one statement per table — INSERT … ON CONFLICT DO UPDATE with, column by
+column, the domain's join (Execution.join, NodeRun.join; domain/snapshots.py says how the
+provenance is kept). Nothing is read back into Python. A join is the same in any order, and
+ON CONFLICT updates the latest committed row under its row lock, so replicas writing the same
+rows end in the state one writer would; rows are written in key order so that they queue
+rather than deadlock. Triggers keep execution_counts (migrations/0003).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -41,12 +44,15 @@ from execution_service.domain import (
     Unavailable,
     merge,
 )
-from execution_service.domain.model import Execution, NodeRun, NodeRunKey, node_run_key
+from execution_service.domain.model import Execution, NodeRun, NodeRunKey, node_run_id
 from execution_service.domain.snapshots import (
-    execution_from_row,
-    execution_row,
-    node_run_from_row,
-    node_run_row,
+    CLAIM_COLUMNS,
+    EXECUTION_COLUMNS,
+    EXECUTION_REGISTERS,
+    NODE_RUN_COLUMNS,
+    NODE_RUN_REGISTERS,
+    execution_record,
+    node_run_record,
 )
 
 log = logging.getLogger(__name__)
@@ -74,17 +80,6 @@ _NODE_RUN_COLUMNS = (
     "id::text AS id, execution_id, node_id, attempt, node_type, node_name, status, input,"
     " output, error, started_at, completed_at, duration, created_at, updated_at"
 )
-# The write path reads JSON values as text: merging never looks inside them.
-_EXECUTION_MERGE_COLUMNS = (
-    "id, workflow_id, user_id, status, attempt, started_at, completed_at, duration, error,"
-    " input::text AS input, output::text AS output, metadata::text AS metadata, retry_of,"
-    " provenance"
-)
-_NODE_RUN_MERGE_COLUMNS = (
-    "execution_id, node_id, attempt, node_type, node_name, status, input::text AS input,"
-    " output::text AS output, error, started_at, completed_at, duration, provenance"
-)
-_JSON_COLUMNS = ("input", "output", "metadata")
 _RETRY_REQUEST = "SELECT * FROM retry_requests WHERE execution_id = $1 AND attempt = $2"
 # Node counts: distinct nodes, each by its run of the highest attempt.
 _COUNTS = """
@@ -99,14 +94,7 @@ _COUNTS = """
 """
 
 
-class JsonText(str):
-    """JSON read as text and written back as is."""
-
-
-def _encode_json(value: Any) -> str:
-    if isinstance(value, JsonText):
-        return value
-    return json.dumps(value, separators=(",", ":"))
+_encode_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -170,7 +158,8 @@ class PostgresStore:
     async def record(
         self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
     ) -> frozenset[str]:
-        unique = sorted({e.key: e for e in reversed(events)}.values(), key=lambda e: e.key)
+        # the first of each key, in key order
+        unique = sorted({e.key: e for e in reversed(events)}.values(), key=_key)
         letters = _count_by_key(dead_letters)
 
         async def work(raw: asyncpg.Connection) -> frozenset[str]:
@@ -214,7 +203,7 @@ class PostgresStore:
 
         async def work(raw: asyncpg.Connection) -> Paged[ExecutionView]:
             if all(column == "status" for column, _ in given):
-                # exact, kept by _count: no scan of every execution per page
+                # exact, kept by triggers: no scan of every execution per page
                 count = f"SELECT coalesce(sum(n), 0)::bigint FROM execution_counts {condition(1)}"
             else:
                 count = f"SELECT count(*) FROM executions {condition(1)}"
@@ -263,14 +252,13 @@ class PostgresStore:
     async def history(self, execution_id: str) -> Sequence[RawMessage]:
         rows = await self._run(
             lambda raw: raw.fetch(
-                """SELECT event_key, subject, payload::text AS payload FROM execution_events
+                """SELECT event_key, subject, payload FROM execution_events
                    WHERE execution_id = $1 ORDER BY seq""",
                 execution_id,
             )
         )
         return [
-            RawMessage(r["subject"], r["payload"].encode(), {"Nats-Msg-Id": r["event_key"]})
-            for r in rows
+            RawMessage(r["subject"], r["payload"], {"Nats-Msg-Id": r["event_key"]}) for r in rows
         ]
 
     async def dead_letters(self, page: Page) -> Paged[DeadLetter]:
@@ -322,167 +310,148 @@ class PostgresStore:
 async def _insert_events(raw: asyncpg.Connection, events: Sequence[Event]) -> frozenset[str]:
     rows = await raw.fetch(
         """INSERT INTO execution_events (event_key, execution_id, subject, occurred_at, payload)
-           SELECT k, x, s, t, p::jsonb
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
-                AS u(k, x, s, t, p)
+           SELECT * FROM unnest($1::event_in[])
            ON CONFLICT (event_key) DO NOTHING RETURNING event_key""",
-        [e.key for e in events],
-        [e.execution_id for e in events],
-        [e.kind.value for e in events],
-        [e.timestamp for e in events],
-        [e.payload.decode() for e in events],
+        [(e.key, e.execution_id, e.kind.value, e.timestamp, e.payload) for e in events],
     )
     return frozenset(r["event_key"] for r in rows)
 
 
 async def _apply(raw: asyncpg.Connection, batch: Sequence[Event]) -> frozenset[str]:
-    execution_ids = sorted({e.execution_id for e in batch})
-    # Create what is missing, then lock every execution of the batch in id order before
-    # anything else: concurrent writers of one execution queue here, each merges into what
-    # the other committed, and none can hold an event key another one waits for.
-    await raw.execute(
-        """INSERT INTO executions (id, status) SELECT unnest($1::text[]), 'PENDING'
-           ON CONFLICT (id) DO NOTHING""",
-        execution_ids,
-    )
-    rows = await raw.fetch(
-        f"""SELECT {_EXECUTION_MERGE_COLUMNS} FROM executions WHERE id = ANY($1::text[])
-            ORDER BY id FOR UPDATE""",
-        execution_ids,
-    )
-    applied = await _insert_events(raw, batch)
-    events = [e for e in batch if e.key in applied]
-    if not events:
+    """`batch` is in key order: concurrent writers insert shared keys in the same order.
+
+    While PostgreSQL inserts the events, Python folds the batch as if all of them were new
+    (they usually are); if some were duplicates, it folds again without them."""
+    inserting = asyncio.ensure_future(_insert_events(raw, batch))
+    try:
+        await asyncio.sleep(0)  # the insert is sent: fold meanwhile
+        writes = _writes(batch)
+        applied = await inserting
+    finally:
+        if not inserting.done():
+            inserting.cancel()
+    if not applied:
         return applied
-    executions: dict[str, Execution] = {
-        r["id"]: execution_from_row(_json_as_text(r)) for r in rows if r["provenance"]
-    }
-    run_keys = sorted({node_run_key(e) for e in events if e.kind.is_node})
-    node_runs: dict[NodeRunKey, NodeRun] = {}
-    if run_keys:
-        existing = await raw.fetch(
-            f"""SELECT {_NODE_RUN_MERGE_COLUMNS} FROM execution_logs
-                WHERE (execution_id, node_id, attempt) IN (
-                    SELECT * FROM unnest($1::text[], $2::text[], $3::int[]))""",
-            *(list(column) for column in zip(*run_keys, strict=True)),
-        )
-        node_runs = {
-            (r["execution_id"], r["node_id"], r["attempt"]): node_run_from_row(_json_as_text(r))
-            for r in existing
-        }
-    before_executions, before_runs = dict(executions), dict(node_runs)
-    merge(executions, node_runs, events)
-    # Most events (a node report on a running execution) change nothing about the execution.
-    changed = [e for i, e in executions.items() if before_executions.get(i) != e]
-    if changed:
-        await _write_executions(raw, [execution_row(e) for e in changed])
-        await _count(raw, before_executions, changed)
-    changed_runs = [r for k, r in node_runs.items() if before_runs.get(k) != r]
-    if changed_runs:
-        await _write_node_runs(raw, [node_run_row(r) for r in changed_runs])
+    if len(applied) < len(batch):
+        writes = _writes([e for e in batch if e.key in applied])
+    for statement, arguments in writes:
+        await raw.execute(statement, *arguments)
     return applied
 
 
-async def _count(
-    raw: asyncpg.Connection, before: Mapping[str, Execution], changed: Sequence[Execution]
-) -> None:
-    """Keep execution_counts exact; rows in status order, after everything else, so that
-    concurrent writers queue on them without deadlocking."""
-    delta: dict[str, int] = {}
-    for execution in changed:
-        old = before.get(execution.id)
-        if old is not None and old.status is execution.status:
-            continue
-        if old is not None:
-            delta[old.status.value] = delta.get(old.status.value, 0) - 1
-        delta[execution.status.value] = delta.get(execution.status.value, 0) + 1
-    moves = sorted((status, n) for status, n in delta.items() if n)
-    if moves:
-        statuses = [status for status, _ in moves]
-        await raw.execute(
-            "SELECT 1 FROM execution_counts WHERE status = ANY($1::text[]) ORDER BY status"
-            " FOR UPDATE",
-            statuses,
-        )
-        await raw.execute(
-            """UPDATE execution_counts c SET n = c.n + d.n
-               FROM unnest($1::text[], $2::bigint[]) AS d (status, n)
-               WHERE c.status = d.status""",
-            statuses,
-            [n for _, n in moves],
-        )
+def _writes(events: Sequence[Event]) -> list[tuple[str, list[Any]]]:
+    """The statements that join these events' state into the rows, with their arguments:
+    node runs first, then executions, each in key order."""
+    executions: dict[str, Execution] = {}
+    node_runs: dict[NodeRunKey, NodeRun] = {}
+    merge(executions, node_runs, events)
+    writes: list[tuple[str, list[Any]]] = []
+    if node_runs:
+        runs = (node_runs[key] for key in sorted(node_runs))
+        records = ((node_run_id(r.key), *node_run_record(r)) for r in runs)
+        writes.append((_WRITE_NODE_RUNS, [_rows(records, _NODE_RUN_IN)]))
+    if executions:
+        states = [executions[i] for i in sorted(executions)]
+        # Most say only "attempt n runs" (node reports): those go as (id, attempt) only.
+        running = [e for e in states if _only_running(e)]
+        rest = (execution_record(e) for e in states if not _only_running(e))
+        arguments: list[Any] = [
+            _rows(rest, EXECUTION_COLUMNS),
+            [e.id for e in running],
+            [e.attempt for e in running],
+        ]
+        writes.append((_WRITE_EXECUTIONS, arguments))
+    return writes
 
 
-def _json_as_text(row: Mapping[str, Any]) -> dict[str, Any]:
-    values = dict(row)
-    for name in _JSON_COLUMNS:
-        if values.get(name) is not None:
-            values[name] = JsonText(values[name])
-    return values
-
-
-def _pick(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[list[Any]]:
-    """Columns for unnest; JSON goes as text (asyncpg would read a JSON list as a dimension)."""
-    columns = []
-    for name in names:
-        values = [row[name] for row in rows]
-        if name == "status":
-            values = [v.value for v in values]
-        elif _TYPES.get(name) == "jsonb":
-            values = [None if v is None else _encode_json(v) for v in values]
-        columns.append(values)
-    return columns
-
-
-_EXECUTION_WRITE = (
-    "id", "workflow_id", "user_id", "status", "attempt", "started_at", "completed_at",
-    "duration", "error", "input", "output", "metadata", "retry_of", "provenance",
-)  # fmt: skip
-_NODE_RUN_WRITE = (
-    "id", "execution_id", "node_id", "attempt", "node_type", "node_name", "status", "input",
-    "output", "error", "started_at", "completed_at", "duration", "provenance",
-)  # fmt: skip
-_TYPES = {
-    "attempt": "int", "duration": "bigint", "started_at": "timestamptz",
-    "completed_at": "timestamptz", "input": "jsonb", "output": "jsonb", "metadata": "jsonb",
-    "provenance": "jsonb", "id": "text",
-}  # fmt: skip
-
-
-def _unnest(names: Sequence[str]) -> str:
-    arrays = ", ".join(f"${i}::{_sql_type(n)}[]" for i, n in enumerate(names, 1))
-    return f"unnest({arrays}) AS u({', '.join(names)})"
-
-
-def _sql_type(name: str) -> str:
-    kind = _TYPES.get(name, "text")
-    return "text" if kind == "jsonb" else kind
-
-
-def _value(name: str) -> str:
-    return f"u.{name}::jsonb" if _TYPES.get(name) == "jsonb" else f"u.{name}"
-
-
-async def _write_executions(raw: asyncpg.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    sets = ", ".join(f"{n} = {_value(n)}" for n in _EXECUTION_WRITE[1:])
-    await raw.execute(
-        f"""UPDATE executions e SET {sets}, updated_at = now()
-            FROM {_unnest(_EXECUTION_WRITE)} WHERE e.id = u.id""",
-        *_pick(rows, _EXECUTION_WRITE),
+def _only_running(e: Execution) -> bool:
+    """The state no more than a node report makes: Claim.running, no register set."""
+    return e.claim.rank == 0 and all(
+        r is None for r in (e.workflow_id, e.user_id, e.started_at, e.input, e.metadata, e.retry_of)
     )
 
 
-async def _write_node_runs(raw: asyncpg.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    names = ", ".join(_NODE_RUN_WRITE)
-    sets = ", ".join(f"{n} = excluded.{n}" for n in _NODE_RUN_WRITE[4:])
-    await raw.execute(
-        f"""INSERT INTO execution_logs ({names})
-            SELECT u.id::uuid, {', '.join(_value(n) for n in _NODE_RUN_WRITE[1:])}
-            FROM {_unnest(_NODE_RUN_WRITE)}
-            ON CONFLICT (execution_id, node_id, attempt) DO UPDATE SET {sets},
-                updated_at = now()""",
-        *_pick(rows, _NODE_RUN_WRITE),
-    )
+_JSON = frozenset({"input", "output", "metadata"})
+
+
+def _rows(records: Iterable[tuple[Any, ...]], names: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Records as the row types node_run_in and execution_in take them (migrations/0003):
+    one array of rows per statement, which asyncpg encodes at half the cost of an array per
+    column. JSON goes as text and is cast back (asyncpg would take a JSON list for an array
+    dimension)."""
+    status = names.index("status")
+    json_at = [i for i, name in enumerate(names) if name in _JSON]
+    rows = []
+    for record in records:
+        row = list(record)
+        row[status] = row[status].value
+        for i in json_at:
+            if row[i] is not None:
+                row[i] = _encode_json(row[i])
+        rows.append(tuple(row))
+    return rows
+
+
+def _select(names: Sequence[str]) -> str:
+    return ", ".join(f"u.{n}::jsonb" if n in _JSON else f"u.{n}" for n in names)
+
+
+def _join(table: str, order: Sequence[str], registers: Sequence[str]) -> str:
+    """SET clauses: the row's and the batch's state joined, as Execution.join does it — the
+    claim of greater order decides the claim's columns, and each register keeps the value of
+    the earlier event."""
+    ours = ", ".join(f"{table}.{c}" for c in order)
+    claim_wins = f"({', '.join(f'excluded.{c}' for c in order)}) > ({ours})"
+    sets = [
+        f"{c} = CASE WHEN {claim_wins} THEN excluded.{c} ELSE {table}.{c} END"
+        for c in CLAIM_COLUMNS
+        if c != "attempt" or table == "e"
+    ]
+    for name in registers:
+        earlier = f"{table}.{name}_stamp IS NULL OR excluded.{name}_stamp < {table}.{name}_stamp"
+        sets += [
+            f"{c} = CASE WHEN {earlier} THEN excluded.{c} ELSE {table}.{c} END"
+            for c in (name, f"{name}_stamp")
+        ]
+    return ", ".join(sets) + ", updated_at = now()"
+
+
+# A node run: its attempt is part of the key, so its claim is ordered by rank and stamp.
+_NODE_RUN_IN = ("id", *NODE_RUN_COLUMNS)
+_WRITE_NODE_RUNS = f"""
+    INSERT INTO execution_logs AS l ({', '.join(_NODE_RUN_IN)})
+    SELECT u.id::uuid, {_select(NODE_RUN_COLUMNS)} FROM unnest($1::node_run_in[]) AS u
+    ON CONFLICT (execution_id, node_id, attempt) DO UPDATE SET
+        {_join("l", ("claim_rank", "claim_stamp"), NODE_RUN_REGISTERS)}
+"""
+# An execution whose row already holds all the batch says (the join would change nothing:
+# most node reports) is left alone, unlocked. A row that dominates the batch's state once
+# always will (the join only grows), so reading it outside the upsert's lock is safe.
+_DOMINATED = " AND ".join(
+    ["(d.attempt, d.claim_rank, d.claim_stamp) >= (u.attempt, u.claim_rank, u.claim_stamp"
+     ' COLLATE "C")']
+    + [f'(u.{n}_stamp IS NULL OR d.{n}_stamp <= u.{n}_stamp COLLATE "C")'
+       for n in EXECUTION_REGISTERS]
+)  # fmt: skip
+_RUNNING_ROW = {"id": "r.id", "status": "'RUNNING'", "attempt": "r.attempt",
+                "claim_rank": "0", "claim_stamp": "''"}  # fmt: skip
+_WRITE_EXECUTIONS = f"""
+    INSERT INTO executions AS e ({', '.join(EXECUTION_COLUMNS)})
+    SELECT * FROM (
+        SELECT {_select(EXECUTION_COLUMNS)} FROM unnest($1::execution_in[]) AS u
+        UNION ALL
+        SELECT {', '.join(_RUNNING_ROW.get(n, 'NULL') for n in EXECUTION_COLUMNS)}
+        FROM unnest($2::text[], $3::int[]) AS r(id, attempt)
+    ) u
+    WHERE NOT EXISTS (SELECT 1 FROM executions d WHERE d.id = u.id AND {_DOMINATED})
+    ORDER BY u.id
+    ON CONFLICT (id) DO UPDATE SET
+        {_join("e", ("attempt", "claim_rank", "claim_stamp"), EXECUTION_REGISTERS)}
+"""
+
+
+def _key(event: Event) -> str:
+    return event.key
 
 
 def _count_by_key(letters: Sequence[DeadLetter]) -> list[tuple[DeadLetter, int]]:
