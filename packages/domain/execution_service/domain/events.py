@@ -137,7 +137,9 @@ def parse_time(value: str) -> datetime:
 
 def format_time(at: datetime) -> str:
     """The inverse of parse_time, as JavaScript's Date.toISOString() writes: UTC, ms, Z."""
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    return at.isoformat(timespec="milliseconds")[:-6] + "Z"  # less "+00:00"
 
 
 def parse_message(message: RawMessage, max_bytes: int = MAX_EVENT_BYTES) -> Parsed:

@@ -57,7 +57,6 @@ from execution_service.domain.snapshots import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-V = TypeVar("V", ExecutionView, NodeRunView)
 
 _RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
 # The database is down, restarting or out of connections: a passing failure.
@@ -201,24 +200,28 @@ class PostgresStore:
             terms = [f"{column} = ${i}" for i, (column, _) in enumerate(given, first)]
             return "WHERE " + " AND ".join(terms) if terms else ""
 
+        if all(column == "status" for column, _ in given):
+            # exact, kept by triggers: no scan of every execution per page
+            count = f"SELECT coalesce(sum(n), 0)::bigint FROM execution_counts {condition(3)}"
+        else:
+            count = f"SELECT count(*) FROM executions {condition(3)}"
+
         async def work(raw: asyncpg.Connection) -> Paged[ExecutionView]:
-            if all(column == "status" for column, _ in given):
-                # exact, kept by triggers: no scan of every execution per page
-                count = f"SELECT coalesce(sum(n), 0)::bigint FROM execution_counts {condition(1)}"
-            else:
-                count = f"SELECT count(*) FROM executions {condition(1)}"
-            total = await raw.fetchval(count, *values)
+            # one round trip: the total, joined to the page (one row of NULLs past the end)
             rows = await raw.fetch(
-                f"""SELECT e.*, c.* FROM (
-                        SELECT {_EXECUTION_COLUMNS} FROM executions {condition(3)}
-                        ORDER BY started_at DESC NULLS LAST, id DESC LIMIT $1 OFFSET $2
-                    ) e {_COUNTS}
-                    ORDER BY e.started_at DESC NULLS LAST, e.id DESC""",
+                f"""SELECT t.n AS listed, p.* FROM ({count}) t (n) LEFT JOIN (
+                        SELECT e.*, c.* FROM (
+                            SELECT {_EXECUTION_COLUMNS} FROM executions {condition(3)}
+                            ORDER BY started_at DESC NULLS LAST, id DESC LIMIT $1 OFFSET $2
+                        ) e {_COUNTS}
+                    ) p ON true
+                    ORDER BY p.started_at DESC NULLS LAST, p.id DESC""",
                 page.limit,
                 page.offset,
                 *values,
             )
-            return Paged([_execution_view(r) for r in rows], total, page)
+            items = [_execution_view(r) for r in rows if r["id"] is not None]
+            return Paged(items, rows[0]["listed"], page)
 
         return await self._run(work)
 
@@ -481,24 +484,29 @@ async def _record_dead_letters(
     )
 
 
-def _view(cls: type[V], row: Mapping[str, Any], **computed: Any) -> V:
-    """A view from the columns of the same names (they hold what the fold computed)."""
-    names = [f.name for f in attrs.fields(cls) if f.name not in computed]
-    return cls(**{name: row[name] for name in names}, **computed)
+def _names(cls: type[Any], computed: Sequence[str]) -> tuple[str, ...]:
+    return tuple(f.name for f in attrs.fields(cls) if f.name not in computed)
+
+
+_EXECUTION_VIEW = _names(ExecutionView, ("status", "nodes"))
+_NODE_RUN_VIEW = _names(NodeRunView, ("status",))
 
 
 def _execution_view(row: Mapping[str, Any]) -> ExecutionView:
+    """A view from the columns of the same names (they hold what the fold computed)."""
     counts = NodeCounts(
         total=row["total"] or 0,
         running=row["running"] or 0,
         completed=row["completed"] or 0,
         failed=row["failed"] or 0,
     )
-    return _view(ExecutionView, row, status=Status(row["status"]), nodes=counts)
+    values = {name: row[name] for name in _EXECUTION_VIEW}
+    return ExecutionView(status=Status(row["status"]), nodes=counts, **values)
 
 
 def _node_run_view(row: Mapping[str, Any]) -> NodeRunView:
-    return _view(NodeRunView, row, status=Status(row["status"]))
+    values = {name: row[name] for name in _NODE_RUN_VIEW}
+    return NodeRunView(status=Status(row["status"]), **values)
 
 
 def _retry_request(row: Mapping[str, Any]) -> RetryRequest:
