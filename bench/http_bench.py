@@ -138,6 +138,31 @@ def wrk(url: str, seconds: int) -> dict[str, float]:
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%")}
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def measured(pid: int, url: str, seconds: int) -> dict[str, float]:
+    """wrk's figures, and the CPU the server process spent per request meanwhile."""
+    before = cpu_seconds(pid)
+    result = wrk(url, seconds)
+    result["cpu_us"] = (cpu_seconds(pid) - before) / (result["rps"] * seconds) * 1e6
+    return result
+
+
+async def round_trip_cpu_us(url: PostgresUrl, n: int = 3000) -> float:
+    """Client CPU of one PostgreSQL round trip (SELECT 1) from Python on this machine."""
+    conn = await asyncpg.connect(**url.connect_kwargs())
+    await conn.fetchval("SELECT 1")
+    started = time.process_time()
+    for _ in range(n):
+        await conn.fetchval("SELECT 1")
+    spent = time.process_time() - started
+    await conn.close()
+    return spent / n * 1e6
+
+
 def rss_peak_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -172,13 +197,16 @@ def main(executions: int, seconds: int) -> None:
             bare.start()
             children.append(bare)
             wait(f"http://127.0.0.1:{bare_port}/api/executions")
+            s_pid, b_pid = service.pid, bare.pid
+            bare_base = f"http://127.0.0.1:{bare_port}"
             results = {
-                "service by id": wrk(base + by_id_path, seconds),
-                "bare by id": wrk(f"http://127.0.0.1:{bare_port}{by_id_path}", seconds),
-                "service list": wrk(base + page_path, seconds),
-                "bare list": wrk(f"http://127.0.0.1:{bare_port}{page_path}", seconds),
+                "service by id": measured(s_pid, base + by_id_path, seconds),  # type: ignore[arg-type]
+                "bare by id": measured(b_pid, bare_base + by_id_path, seconds),  # type: ignore[arg-type]
+                "service list": measured(s_pid, base + page_path, seconds),  # type: ignore[arg-type]
+                "bare list": measured(b_pid, bare_base + page_path, seconds),  # type: ignore[arg-type]
             }
             peak = rss_peak_mb(service.pid)  # type: ignore[arg-type]
+            round_trip = asyncio.run(round_trip_cpu_us(url))
         finally:
             for process in children:
                 process.terminate()
@@ -188,12 +216,14 @@ def main(executions: int, seconds: int) -> None:
     print(f"{executions} executions stored; wrk -t2 -c32 -d{seconds}s")
     for name, r in results.items():
         latency = f"p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms"
-        print(f"  {name:<14} {r['rps']:>9,.0f} req/s   {latency}")
+        cpu = f"server CPU {r['cpu_us']:5.0f} µs/request"
+        print(f"  {name:<14} {r['rps']:>9,.0f} req/s   {latency}   {cpu}")
     sb, bb = results["service by id"], results["bare by id"]
     sl = results["service list"]
     print(f"by id: service/bare throughput {sb['rps'] / bb['rps']:.2f}")
     print(f"list p50 / by-id p50: {sl['p50'] / sb['p50']:.2f}  (p99: {sl['p99'] / sb['p99']:.2f})")
     print(f"service peak RSS: {peak:.0f} MB")
+    print(f"one PostgreSQL round trip (SELECT 1) costs the client {round_trip:.0f} µs of CPU")
 
 
 if __name__ == "__main__":
