@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import subprocess
@@ -47,13 +48,13 @@ async def publish(url: str, subjects: Subjects, stream: str, executions: int) ->
     return len(messages)
 
 
-async def bare_drain(url: str, subjects: Subjects, stream: str, total: int) -> float:
+async def bare_drain(url: str, subjects: Subjects, stream: str, total: int) -> tuple[float, float]:
     nc = await nats.connect(url)
     js = nc.jetstream()
     config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_ack_pending=2000)
     sub = await js.pull_subscribe(subjects.events, durable="bare", stream=stream, config=config)
     seen = 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     while seen < total:
         try:
             batch = await sub.fetch(500, timeout=1)
@@ -62,11 +63,11 @@ async def bare_drain(url: str, subjects: Subjects, stream: str, total: int) -> f
         for msg in batch:
             await msg.ack()
         seen += len(batch)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     await sub.unsubscribe()
     await nc.flush()
     await nc.close()
-    return seconds
+    return seconds, cpu
 
 
 async def service_drain(
@@ -79,6 +80,7 @@ async def service_drain(
     settings = ConsumerSettings(stream=stream, durable="svc", concurrency=in_flight)
     consumer = EventConsumer(nc, PostgresStore(db), Subjects(prefix), settings)
     await consumer.start()
+    gc.freeze()  # as the service does once started (app/web.py)
     peak = 0
 
     def sample() -> None:
@@ -88,12 +90,12 @@ async def service_drain(
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     sampler.start()
     task = asyncio.create_task(consumer.run())
     while consumer.stats.applied < total:
         await asyncio.sleep(0.02)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     consumer.stop()
     await task
     await nc.close()
@@ -108,7 +110,8 @@ async def service_drain(
     )
     await db.disconnect()
     assert check is not None
-    result = {"seconds": seconds, "peak_rss_kib": peak, "applied": consumer.stats.applied}
+    result = {"seconds": seconds, "cpu": cpu, "peak_rss_kib": peak}
+    result["applied"] = consumer.stats.applied
     print(json.dumps(result | dict(check._mapping)))
 
 
@@ -127,7 +130,7 @@ def main(executions: int, in_flight: int) -> None:
     subjects, stream = Subjects(f"b{tag}."), f"B{tag}"
     try:
         total = asyncio.run(publish(url, subjects, stream, executions))
-        bare = asyncio.run(bare_drain(url, subjects, stream, total))
+        bare, bare_cpu = asyncio.run(bare_drain(url, subjects, stream, total))
         with fresh_database() as database:
             child = subprocess.run(
                 [sys.executable, __file__, "--child", url, subjects.prefix, stream,
@@ -151,10 +154,14 @@ def main(executions: int, in_flight: int) -> None:
     assert result["completed"] == result["executions"] == executions, result
     assert result["runs"] == executions * nodes, result
     print(f"events: {total} ({executions} executions, shuffled), published before draining")
-    print(f"bare fetch(500)+ack drain:              {total / bare:,.0f} events/s")
+    print(
+        f"bare fetch(500)+ack drain:                {total / bare:,.0f} events/s"
+        f"   its own CPU {bare_cpu / total * 1e6:.0f} µs/event"
+    )
     print(
         f"service drain (parse, record, ack) -> PG: {total / service:,.0f} events/s"
-        f" ({in_flight} batch(es) in flight; every event applied and checked)"
+        f"   its own CPU {result['cpu'] / total * 1e6:.0f} µs/event"
+        f"   ({in_flight} batch(es) in flight; every event applied and checked)"
     )
     print(f"ratio service / bare: {bare / service:.2f}")
     print(f"service peak RSS while draining: {result['peak_rss_kib'] / 1024:.0f} MB")

@@ -28,25 +28,14 @@ class EventKind(enum.Enum):
     EXECUTION_FAILED = "execution.failed"
     EXECUTION_CANCELLED = "execution.cancelled"
 
-    @property
-    def is_node(self) -> bool:
-        return self in _NODE_KINDS
+    def __init__(self, subject: str) -> None:
+        # plain attributes, read for every event
+        self.is_node = subject.startswith("execution.node.")
+        self.time_field = subject.rsplit(".", 1)[1] + "At"  # startedAt, completedAt…
 
-    @property
-    def time_field(self) -> str:
-        return _TIME_FIELD[self]
+    __hash__ = object.__hash__  # members are singletons; Enum's own hashes the name in Python
 
 
-_NODE_KINDS = frozenset({EventKind.NODE_STARTED, EventKind.NODE_COMPLETED, EventKind.NODE_FAILED})
-_TIME_FIELD = {
-    EventKind.EXECUTION_STARTED: "startedAt",
-    EventKind.NODE_STARTED: "startedAt",
-    EventKind.NODE_COMPLETED: "completedAt",
-    EventKind.NODE_FAILED: "failedAt",
-    EventKind.EXECUTION_COMPLETED: "completedAt",
-    EventKind.EXECUTION_FAILED: "failedAt",
-    EventKind.EXECUTION_CANCELLED: "cancelledAt",
-}
 _BY_SUBJECT = {kind.value: kind for kind in EventKind}
 
 

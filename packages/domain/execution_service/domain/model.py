@@ -27,6 +27,8 @@ class Status(enum.Enum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
 
+    __hash__ = object.__hash__  # members are singletons; Enum's own hashes the name in Python
+
     @property
     def is_terminal(self) -> bool:
         return self in (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
