@@ -34,11 +34,9 @@ from execution_service.domain import (
 from execution_service.domain.events import MAX_EVENT_BYTES
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import ConnectionClosedError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +123,8 @@ class EventConsumer:
                 )
             except (TimeoutError, NatsTimeoutError):
                 continue  # nothing to do
-            except (ConnectionClosedError, APIError, OSError) as exc:
-                log.warning("fetch failed (%s); retrying", exc)
+            except Exception as exc:  # noqa: BLE001 - disconnected, closed, refused…: retry
+                log.warning("fetch failed (%r); retrying", exc)
                 await self._sleep(1.0)
                 continue
             try:
