@@ -60,3 +60,4 @@ ALTER TABLE executions DROP COLUMN duration, DROP COLUMN claim_rank, DROP COLUMN
     DROP COLUMN retry_of_stamp;
 ALTER TABLE executions RENAME COLUMN kept_duration TO duration;
 ALTER TABLE executions ADD CHECK (duration >= 0);
+DROP FUNCTION duration_ms(smallint, bigint, timestamptz, timestamptz);

@@ -11,6 +11,17 @@ CREATE FUNCTION pg_temp.stamp(p jsonb) RETURNS text LANGUAGE sql IMMUTABLE STRIC
     SELECT lpad(((p->>0)::bigint + 62135596800000000)::text, 18, '0') || (p->>1)
 $$;
 
+-- domain/model.py Claim.duration_since: the event's own duration, else the span from the
+-- start in whole ms, never negative; none while running.
+CREATE FUNCTION duration_ms(rank smallint, reported bigint, started timestamptz,
+                            reached timestamptz)
+RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN rank = 0 THEN NULL
+                WHEN reported IS NOT NULL THEN reported
+                ELSE greatest(0, floor(extract(epoch FROM reached - started) * 1000))::bigint
+           END
+$$;
+
 ALTER TABLE executions
     ADD COLUMN claim_rank        smallint NOT NULL DEFAULT 0,
     ADD COLUMN claim_stamp       text COLLATE "C" NOT NULL DEFAULT '',
@@ -35,11 +46,8 @@ UPDATE executions SET
 WHERE provenance ? 'claim';
 DELETE FROM executions WHERE NOT provenance ? 'claim';  -- a placeholder no event filled
 ALTER TABLE executions DROP COLUMN provenance, DROP COLUMN duration;
-ALTER TABLE executions ADD COLUMN duration bigint GENERATED ALWAYS AS (
-    CASE WHEN claim_rank = 0 THEN NULL
-         WHEN claim_duration IS NOT NULL THEN claim_duration
-         ELSE greatest(0, floor(extract(epoch FROM completed_at - started_at) * 1000))::bigint
-    END) STORED;
+ALTER TABLE executions ADD COLUMN duration bigint
+    GENERATED ALWAYS AS (duration_ms(claim_rank, claim_duration, started_at, completed_at)) STORED;
 
 ALTER TABLE execution_logs
     ADD COLUMN claim_rank       smallint NOT NULL DEFAULT 0,
@@ -59,11 +67,8 @@ UPDATE execution_logs SET
     input_stamp = pg_temp.stamp(provenance->'input'),
     started_at_stamp = pg_temp.stamp(provenance->'started_at');
 ALTER TABLE execution_logs DROP COLUMN provenance, DROP COLUMN duration;
-ALTER TABLE execution_logs ADD COLUMN duration bigint GENERATED ALWAYS AS (
-    CASE WHEN claim_rank = 0 THEN NULL
-         WHEN claim_duration IS NOT NULL THEN claim_duration
-         ELSE greatest(0, floor(extract(epoch FROM completed_at - started_at) * 1000))::bigint
-    END) STORED;
+ALTER TABLE execution_logs ADD COLUMN duration bigint
+    GENERATED ALWAYS AS (duration_ms(claim_rank, claim_duration, started_at, completed_at)) STORED;
 DROP INDEX execution_logs_in_order;
 ALTER TABLE execution_logs SET (fillfactor = 80);
 -- The store writes node runs before their execution, in the same transaction (one order of
