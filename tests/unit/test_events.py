@@ -73,6 +73,10 @@ def test_a_full_node_completed_event_is_parsed() -> None:
             message("execution.started", {"executionId": "e"}, timestamp="yesterday"),
             "timestamp is not an ISO-8601 time",
         ),
+        (  # a time that exists only before year 1 once in UTC
+            message("execution.started", {"executionId": "e"}, timestamp="0001-01-01T00:00+01:00"),
+            "timestamp is not an ISO-8601 time",
+        ),
         (
             message("execution.started", {"executionId": "e"}, timestamp=1700000000),
             "timestamp must be an ISO-8601 string",

@@ -258,7 +258,7 @@ def _time(obj: Mapping[str, Any], name: str, prefix: str) -> datetime | None:
         raise _Bad(f"{prefix}{name} must be an ISO-8601 string, not {_json_type(value)}")
     try:
         return parse_time(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: out of range once in UTC
         raise _Bad(f"{prefix}{name} is not an ISO-8601 time: {value[:64]!r}") from None
 
 
