@@ -48,13 +48,15 @@ async def publish(url: str, subjects: Subjects, stream: str, executions: int) ->
     return len(messages)
 
 
-async def bare_drain(url: str, subjects: Subjects, stream: str, total: int) -> tuple[float, float]:
+async def bare_drain(
+    url: str, subjects: Subjects, stream: str, total: int
+) -> tuple[float, dict[str, float]]:
     nc = await nats.connect(url)
     js = nc.jetstream()
     config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_ack_pending=2000)
     sub = await js.pull_subscribe(subjects.events, durable="bare", stream=stream, config=config)
     seen = 0
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu, servers = time.perf_counter(), time.process_time(), _servers_cpu()
     while seen < total:
         try:
             batch = await sub.fetch(500, timeout=1)
@@ -64,10 +66,11 @@ async def bare_drain(url: str, subjects: Subjects, stream: str, total: int) -> t
             await msg.ack()
         seen += len(batch)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    servers = {name: spent - servers[name] for name, spent in _servers_cpu().items()}
     await sub.unsubscribe()
     await nc.flush()
     await nc.close()
-    return seconds, cpu
+    return seconds, {"cpu": cpu, **servers}
 
 
 async def service_drain(
@@ -90,12 +93,13 @@ async def service_drain(
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu, servers = time.perf_counter(), time.process_time(), _servers_cpu()
     sampler.start()
     task = asyncio.create_task(consumer.run())
     while consumer.stats.applied < total:
         await asyncio.sleep(0.02)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    servers = {name: spent - servers[name] for name, spent in _servers_cpu().items()}
     consumer.stop()
     await task
     await nc.close()
@@ -110,9 +114,23 @@ async def service_drain(
     )
     await db.disconnect()
     assert check is not None
-    result = {"seconds": seconds, "cpu": cpu, "peak_rss_kib": peak}
+    result = {"seconds": seconds, "cpu": cpu, "peak_rss_kib": peak, **servers}
     result["applied"] = consumer.stats.applied
     print(json.dumps(result | dict(check._mapping)))
+
+
+def _servers_cpu() -> dict[str, float]:
+    """CPU seconds spent so far by every PostgreSQL and NATS server process on the machine."""
+    spent = {"postgres": 0.0, "nats-server": 0.0}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            name = (proc / "comm").read_text().strip()
+            if name in spent:
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                spent[name] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:  # gone meanwhile
+            continue
+    return spent
 
 
 def _rss_kib() -> int:
@@ -154,15 +172,21 @@ def main(executions: int, in_flight: int) -> None:
     assert result["completed"] == result["executions"] == executions, result
     assert result["runs"] == executions * nodes, result
     print(f"events: {total} ({executions} executions, shuffled), published before draining")
-    print(
-        f"bare fetch(500)+ack drain:                {total / bare:,.0f} events/s"
-        f"   its own CPU {bare_cpu / total * 1e6:.0f} µs/event"
-    )
+
+    def cpu(spent: dict[str, float]) -> str:
+        per = {name: spent[name] / total * 1e6 for name in ("cpu", "postgres", "nats-server")}
+        return (
+            f"CPU µs/event: own {per['cpu']:.0f}, PostgreSQL {per['postgres']:.0f},"
+            f" NATS {per['nats-server']:.0f}; all {sum(per.values()):.0f}"
+        )
+
+    print(f"bare fetch(500)+ack drain:                {total / bare:,.0f} events/s")
+    print(f"  {cpu(bare_cpu)}")
     print(
         f"service drain (parse, record, ack) -> PG: {total / service:,.0f} events/s"
-        f"   its own CPU {result['cpu'] / total * 1e6:.0f} µs/event"
-        f"   ({in_flight} batch(es) in flight; every event applied and checked)"
+        f" ({in_flight} batch(es) in flight; every event applied and checked)"
     )
+    print(f"  {cpu(result)}")
     print(f"ratio service / bare: {bare / service:.2f}")
     print(f"service peak RSS while draining: {result['peak_rss_kib'] / 1024:.0f} MB")
 
