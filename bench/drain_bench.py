@@ -1,8 +1,9 @@
 """End to end: 100k events published first, then drained (a) by a bare nats-py
 fetch(500)+ack loop and (b) by the service's consumer into PostgreSQL — same stream, same
-run. The service drains in a child process so that its resident memory is its own.
+run. The service drains in child processes (one per replica, sharing the durable consumer,
+all started before the clock starts) so that each one's memory and CPU are its own.
 
-    ./pants run bench/drain_bench.py -- --executions 1000 [--in-flight 1]
+    ./pants run bench/drain_bench.py -- --executions 1000 [--in-flight 1] [--replicas 2]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
+import asyncpg
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig
 
@@ -76,7 +78,10 @@ async def bare_drain(
 async def service_drain(
     url: str, prefix: str, stream: str, database: str, total: int, in_flight: int
 ) -> None:
-    """The child: drain with the service's consumer and report seconds and peak RSS."""
+    """A child: start the service's consumer, say "ready", wait for "go" on stdin, drain until
+    the durable consumer has nothing pending or unacknowledged (with several replicas, that is
+    everyone's work), say "drained", wait for "bye", and report seconds, own CPU and peak
+    RSS."""
     db = create_database(PostgresUrl.parse(database))
     await db.connect()
     nc = await nats.connect(url)
@@ -84,39 +89,81 @@ async def service_drain(
     consumer = EventConsumer(nc, PostgresStore(db), Subjects(prefix), settings)
     await consumer.start()
     gc.freeze()  # as the service does once started (app/web.py)
-    peak = 0
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    peak, done = 0, False
 
     def sample() -> None:
         nonlocal peak
-        while consumer.stats.applied < total:
+        while not done:
             peak = max(peak, _rss_kib())
             time.sleep(0.05)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    started, cpu, servers = time.perf_counter(), time.process_time(), _servers_cpu()
-    sampler.start()
+    started, cpu = time.perf_counter(), time.process_time()
+    threading.Thread(target=sample, daemon=True).start()
     task = asyncio.create_task(consumer.run())
-    while consumer.stats.applied < total:
+    js = nc.jetstream()
+    while True:
         await asyncio.sleep(0.02)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    servers = {name: spent - servers[name] for name, spent in _servers_cpu().items()}
+        info = await js.consumer_info(stream, "svc")
+        if info.num_pending == 0 and info.num_ack_pending == 0:
+            break
+    seconds, cpu, done = time.perf_counter() - started, time.process_time() - cpu, True
+    # the parent reads the servers' CPU while this process's database backends still live
+    print("drained", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     consumer.stop()
     await task
     await nc.close()
-    # every event applied correctly: each workflow of common.workflow_events ends COMPLETED
-    # with all its node runs COMPLETED, and every event is in the history once
-    check = await db.fetch_one(
+    await db.disconnect()
+    result = {"seconds": seconds, "cpu": cpu, "peak_rss_kib": peak}
+    print(json.dumps(result | {"applied": consumer.stats.applied}))
+
+
+async def check(url: PostgresUrl) -> dict[str, int]:
+    """Every event applied correctly: each workflow of common.workflow_events ends COMPLETED
+    with all its node runs COMPLETED, and every event is in the history once."""
+    conn = await asyncpg.connect(**url.connect_kwargs())
+    row = await conn.fetchrow(
         """SELECT (SELECT count(*) FROM executions WHERE status = 'COMPLETED') AS completed,
                   (SELECT count(*) FROM executions) AS executions,
                   (SELECT count(*) FROM execution_logs WHERE status = 'COMPLETED'
                      AND started_at IS NOT NULL) AS runs,
                   (SELECT count(*) FROM execution_events) AS events"""
     )
-    await db.disconnect()
-    assert check is not None
-    result = {"seconds": seconds, "cpu": cpu, "peak_rss_kib": peak, **servers}
-    result["applied"] = consumer.stats.applied
-    print(json.dumps(result | dict(check._mapping)))
+    await conn.close()
+    return dict(row)
+
+
+def drain_with_replicas(
+    url: str, prefix: str, stream: str, database: str, total: int, in_flight: int, replicas: int
+) -> dict[str, float]:
+    command = [sys.executable, __file__, "--child", url, prefix, stream, database, str(total),
+               str(in_flight)]  # fmt: skip
+    children = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(replicas)
+    ]
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    servers = _servers_cpu()
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "drained"
+    servers = {name: spent - servers[name] for name, spent in _servers_cpu().items()}
+    outputs = [child.communicate("bye\n", timeout=600)[0] for child in children]
+    results = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+    assert all(child.returncode == 0 for child in children)
+    assert sum(r["applied"] for r in results) == total, results
+    return {
+        "seconds": max(r["seconds"] for r in results),
+        "cpu": sum(r["cpu"] for r in results),
+        "peak_rss_kib": max(r["peak_rss_kib"] for r in results),
+        **servers,
+    }
 
 
 def _servers_cpu() -> dict[str, float]:
@@ -140,7 +187,7 @@ def _rss_kib() -> int:
     return 0
 
 
-def main(executions: int, in_flight: int) -> None:
+def main(executions: int, in_flight: int, replicas: int) -> None:
     configured = os.environ.get("BENCH_NATS_URL") or os.environ.get("TEST_NATS_URL")
     server = None if configured else EmbeddedNats(Path(tempfile.mkdtemp())).start()
     url = configured or server.url  # type: ignore[union-attr]
@@ -150,12 +197,10 @@ def main(executions: int, in_flight: int) -> None:
         total = asyncio.run(publish(url, subjects, stream, executions))
         bare, bare_cpu = asyncio.run(bare_drain(url, subjects, stream, total))
         with fresh_database() as database:
-            child = subprocess.run(
-                [sys.executable, __file__, "--child", url, subjects.prefix, stream,
-                 database.url(), str(total), str(in_flight)],
-                check=True, capture_output=True, text=True, env=os.environ,
-            )  # fmt: skip
-        result = json.loads(child.stdout.strip().splitlines()[-1])
+            result = drain_with_replicas(
+                url, subjects.prefix, stream, database.url(), total, in_flight, replicas
+            )
+            checked = asyncio.run(check(database))
     finally:
 
         async def cleanup() -> None:
@@ -168,9 +213,9 @@ def main(executions: int, in_flight: int) -> None:
             server.stop()
     service = result["seconds"]
     nodes = (total // executions - 2) // 2
-    assert result["events"] == total, result
-    assert result["completed"] == result["executions"] == executions, result
-    assert result["runs"] == executions * nodes, result
+    assert checked["events"] == total, checked
+    assert checked["completed"] == checked["executions"] == executions, checked
+    assert checked["runs"] == executions * nodes, checked
     print(f"events: {total} ({executions} executions, shuffled), published before draining")
 
     def cpu(spent: dict[str, float]) -> str:
@@ -184,11 +229,12 @@ def main(executions: int, in_flight: int) -> None:
     print(f"  {cpu(bare_cpu)}")
     print(
         f"service drain (parse, record, ack) -> PG: {total / service:,.0f} events/s"
-        f" ({in_flight} batch(es) in flight; every event applied and checked)"
+        f" ({replicas} replica(s), {in_flight} batch(es) in flight each;"
+        " every event applied and checked)"
     )
     print(f"  {cpu(result)}")
     print(f"ratio service / bare: {bare / service:.2f}")
-    print(f"service peak RSS while draining: {result['peak_rss_kib'] / 1024:.0f} MB")
+    print(f"service peak RSS while draining: {result['peak_rss_kib'] / 1024:.0f} MB per process")
 
 
 if __name__ == "__main__":
@@ -201,5 +247,6 @@ if __name__ == "__main__":
         parser.add_argument(
             "--in-flight", type=int, default=ConsumerSettings().concurrency, help="batches"
         )
+        parser.add_argument("--replicas", type=int, default=1, help="service processes")
         args = parser.parse_args()
-        main(args.executions, args.in_flight)
+        main(args.executions, args.in_flight, args.replicas)
