@@ -64,6 +64,20 @@ async def test_record_applies_new_events_once(store: ExecutionStore) -> None:
     assert (execution.nodes.total, execution.nodes.completed) == (2, 2)
 
 
+async def test_a_key_seen_again_with_other_content_changes_nothing(store: ExecutionStore) -> None:
+    """The first event of a key is the event: a later one under the same key, even in a batch
+    with new events, is a duplicate however it reads."""
+    base = {"executionId": "e1", "nodeId": "a"}
+    first = message("execution.node.completed", base | {"output": "A"}, ms=10, event_id="k1")
+    await record_events(store, [first])
+    again = message("execution.node.completed", base | {"output": "B"}, ms=20, event_id="k1")
+    fresh = message("execution.node.started", base | {"nodeName": "A"}, ms=5, event_id="k2")
+    report = await record_events(store, [again, fresh])
+    assert report.outcomes == [Outcome.DUPLICATE, Outcome.APPLIED]
+    (run,) = (await store.node_runs("e1", Page())).items
+    assert (run.output, run.node_name, run.completed_at) == ("A", "A", at(10))
+
+
 async def test_node_runs_come_in_start_order_with_pages(store: ExecutionStore) -> None:
     await record_events(store, workflow("e1", 0))
     await record_events(

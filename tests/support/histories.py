@@ -57,7 +57,9 @@ def histories(draw: st.DrawFn, max_executions: int = 3) -> list[RawMessage]:
                     message(
                         "execution.node.started",
                         base
-                        | optional(nodeType=draw(variants), nodeName=node.upper(), input={"x": 1}),
+                        | optional(nodeType=draw(variants), nodeName=node.upper(), input={"x": 1})
+                        # some orchestrators repeat the execution's ids on node reports
+                        | optional(workflowId=draw(variants), userId=f"user-{number % 2}"),
                         ms=start,
                     )
                 )
