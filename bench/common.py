@@ -4,9 +4,11 @@ own (support.postgres: on TEST_DATABASE_URL's server, else an embedded one)."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from execution_service.domain import RawMessage
@@ -46,3 +48,27 @@ def workflow_events(executions: int, nodes: int = 49, seed: int = 1) -> list[Raw
         out.append(_event("execution.completed", base | {"duration": 900}, e + nodes + 20))
     random.Random(seed).shuffle(out)
     return [RawMessage(m["eventType"], json.dumps(m).encode()) for m in out]
+
+
+def cpu_seconds(pid: int | str) -> float:
+    """CPU a process has spent (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def servers_cpu() -> dict[str, float]:
+    """CPU spent so far by every PostgreSQL and NATS server process on the machine (a
+    database backend's is gone with it: read this while the connections live)."""
+    spent = {"postgres": 0.0, "nats-server": 0.0}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            name = (proc / "comm").read_text().strip()
+            if name in spent:
+                spent[name] += cpu_seconds(proc.name)
+        except OSError:  # gone meanwhile
+            continue
+    return spent
+
+
+def since(before: dict[str, float]) -> dict[str, float]:
+    return {name: spent - before[name] for name, spent in servers_cpu().items()}

@@ -25,7 +25,7 @@ import asyncpg
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from common import workflow_events
+from common import servers_cpu, since, workflow_events
 from execution_service.adapters.nats import (
     ConsumerSettings,
     EmbeddedNats,
@@ -58,7 +58,7 @@ async def bare_drain(
     config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_ack_pending=2000)
     sub = await js.pull_subscribe(subjects.events, durable="bare", stream=stream, config=config)
     seen = 0
-    started, cpu, servers = time.perf_counter(), time.process_time(), _servers_cpu()
+    started, cpu, servers = time.perf_counter(), time.process_time(), servers_cpu()
     while seen < total:
         try:
             batch = await sub.fetch(500, timeout=1)
@@ -68,7 +68,7 @@ async def bare_drain(
             await msg.ack()
         seen += len(batch)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    servers = {name: spent - servers[name] for name, spent in _servers_cpu().items()}
+    servers = since(servers)
     await sub.unsubscribe()
     await nc.flush()
     await nc.close()
@@ -146,14 +146,14 @@ def drain_with_replicas(
     ]
     for child in children:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-    servers = _servers_cpu()
+    servers = servers_cpu()
     for child in children:
         assert child.stdin is not None
         child.stdin.write("go\n")
         child.stdin.flush()
     for child in children:
         assert child.stdout is not None and child.stdout.readline().strip() == "drained"
-    servers = {name: spent - servers[name] for name, spent in _servers_cpu().items()}
+    servers = since(servers)
     outputs = [child.communicate("bye\n", timeout=600)[0] for child in children]
     results = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
     assert all(child.returncode == 0 for child in children)
@@ -164,20 +164,6 @@ def drain_with_replicas(
         "peak_rss_kib": max(r["peak_rss_kib"] for r in results),
         **servers,
     }
-
-
-def _servers_cpu() -> dict[str, float]:
-    """CPU seconds spent so far by every PostgreSQL and NATS server process on the machine."""
-    spent = {"postgres": 0.0, "nats-server": 0.0}
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            name = (proc / "comm").read_text().strip()
-            if name in spent:
-                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-                spent[name] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except OSError:  # gone meanwhile
-            continue
-    return spent
 
 
 def _rss_kib() -> int:

@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from common import T0
+from common import T0, cpu_seconds, servers_cpu, since
 from execution_service.adapters.nats import EmbeddedNats
 from execution_service.adapters.nats.embedded import free_port
 from execution_service.adapters.postgres import PostgresUrl
@@ -138,16 +138,13 @@ def wrk(url: str, seconds: int) -> dict[str, float]:
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%")}
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
 def measured(pid: int, url: str, seconds: int) -> dict[str, float]:
-    """wrk's figures, and the CPU the server process spent per request meanwhile."""
-    before = cpu_seconds(pid)
+    """wrk's figures, and the CPU the server process and PostgreSQL spent per request."""
+    before, servers = cpu_seconds(pid), servers_cpu()
     result = wrk(url, seconds)
-    result["cpu_us"] = (cpu_seconds(pid) - before) / (result["rps"] * seconds) * 1e6
+    requests = result["rps"] * seconds
+    result["cpu_us"] = (cpu_seconds(pid) - before) / requests * 1e6
+    result["pg_us"] = since(servers)["postgres"] / requests * 1e6
     return result
 
 
@@ -216,7 +213,7 @@ def main(executions: int, seconds: int) -> None:
     print(f"{executions} executions stored; wrk -t2 -c32 -d{seconds}s")
     for name, r in results.items():
         latency = f"p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms"
-        cpu = f"server CPU {r['cpu_us']:5.0f} µs/request"
+        cpu = f"CPU µs/request: server {r['cpu_us']:4.0f}, PostgreSQL {r['pg_us']:3.0f}"
         print(f"  {name:<14} {r['rps']:>9,.0f} req/s   {latency}   {cpu}")
     sb, bb = results["service by id"], results["bare by id"]
     sl = results["service list"]

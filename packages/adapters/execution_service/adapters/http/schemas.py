@@ -9,6 +9,8 @@ from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 from execution_service.domain import Status
 
 STATUSES = [s.value for s in Status]
+# Past any data, and small enough that page × limit fits the database's integers.
+MAX_PAGE = 1_000_000_000
 
 
 def _int(name: str, low: int, high: int | None, default: int) -> fields.Integer:
@@ -28,7 +30,7 @@ class _Query(Schema):
 
 
 class ExecutionsQuery(_Query):
-    page = _int("page", 1, None, 1)
+    page = _int("page", 1, MAX_PAGE, 1)
     limit = _int("limit", 1, 100, 10)
     status = fields.String(
         validate=validate.OneOf(STATUSES, error=f"status must be one of {', '.join(STATUSES)}"),
@@ -39,7 +41,7 @@ class ExecutionsQuery(_Query):
 
 
 class LogsQuery(_Query):
-    page = _int("page", 1, None, 1)
+    page = _int("page", 1, MAX_PAGE, 1)
     limit = _int("limit", 1, 1000, 100)
     pageSize = _int("pageSize", 1, 1000, 100)
 
@@ -52,7 +54,7 @@ class LogsQuery(_Query):
 
 
 class DeadLettersQuery(_Query):
-    page = _int("page", 1, None, 1)
+    page = _int("page", 1, MAX_PAGE, 1)
     limit = _int("limit", 1, 100, 20)
 
 
