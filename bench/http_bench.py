@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import re
+import resource
 import subprocess
 import tempfile
 import time
@@ -139,13 +140,20 @@ def wrk(url: str, seconds: int) -> dict[str, float]:
 
 
 def measured(pid: int, url: str, seconds: int) -> dict[str, float]:
-    """wrk's figures, and the CPU the server process and PostgreSQL spent per request."""
-    before, servers = cpu_seconds(pid), servers_cpu()
+    """wrk's figures, and the CPU the server process, PostgreSQL and wrk spent per request."""
+    before, servers, load = cpu_seconds(pid), servers_cpu(), _children_cpu()
     result = wrk(url, seconds)
     requests = result["rps"] * seconds
     result["cpu_us"] = (cpu_seconds(pid) - before) / requests * 1e6
     result["pg_us"] = since(servers)["postgres"] / requests * 1e6
+    result["wrk_us"] = (_children_cpu() - load) / requests * 1e6
     return result
+
+
+def _children_cpu() -> float:
+    """CPU of the finished child processes waited for (wrk's runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def round_trip_cpu_us(url: PostgresUrl, n: int = 3000) -> float:
@@ -213,7 +221,10 @@ def main(executions: int, seconds: int) -> None:
     print(f"{executions} executions stored; wrk -t2 -c32 -d{seconds}s")
     for name, r in results.items():
         latency = f"p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms"
-        cpu = f"CPU µs/request: server {r['cpu_us']:4.0f}, PostgreSQL {r['pg_us']:3.0f}"
+        cpu = (
+            f"CPU µs/request: server {r['cpu_us']:4.0f}, PostgreSQL {r['pg_us']:3.0f},"
+            f" wrk {r['wrk_us']:3.0f}"
+        )
         print(f"  {name:<14} {r['rps']:>9,.0f} req/s   {latency}   {cpu}")
     sb, bb = results["service by id"], results["bare by id"]
     sl = results["service list"]
