@@ -347,10 +347,15 @@ def _writes(events: Sequence[Event]) -> list[tuple[str, list[Any]]]:
         records = ((node_run_id(r.key), *node_run_record(r)) for r in runs)
         writes.append((_WRITE_NODE_RUNS, [_rows(records, _NODE_RUN_IN)]))
     if executions:
-        states = [executions[i] for i in sorted(executions)]
         # Most say only "attempt n runs" (node reports): those go as (id, attempt) only.
-        running = [e for e in states if _only_running(e)]
-        rest = (execution_record(e) for e in states if not _only_running(e))
+        running: list[Execution] = []
+        rest: list[tuple[Any, ...]] = []
+        for execution_id in sorted(executions):
+            state = executions[execution_id]
+            if _only_running(state):
+                running.append(state)
+            else:
+                rest.append(execution_record(state))
         arguments: list[Any] = [
             _rows(rest, EXECUTION_COLUMNS),
             [e.id for e in running],
@@ -362,9 +367,7 @@ def _writes(events: Sequence[Event]) -> list[tuple[str, list[Any]]]:
 
 def _only_running(e: Execution) -> bool:
     """The state no more than a node report makes: Claim.running, no register set."""
-    return e.claim.rank == 0 and all(
-        r is None for r in (e.workflow_id, e.user_id, e.started_at, e.input, e.metadata, e.retry_of)
-    )
+    return e.claim.rank == 0 and all(getattr(e, name) is None for name in EXECUTION_REGISTERS)
 
 
 _JSON = frozenset({"input", "output", "metadata"})
