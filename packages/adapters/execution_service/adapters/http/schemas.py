@@ -114,12 +114,10 @@ class NodeRunSchema(Schema):
     updatedAt = fields.String(metadata={"format": "date-time"})
 
 
-class NodeRunPageSchema(Schema):
+class NodeRunPageSchema(PaginationSchema):
+    """The old service's logs shape: the pagination fields beside the data, not nested."""
+
     data = fields.List(fields.Nested(NodeRunSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    limit = fields.Integer()
-    totalPages = fields.Integer()
 
 
 class RetryAcceptedSchema(Schema):
