@@ -1,0 +1,126 @@
+"""JetStream's pull protocol on nats-py's core client, without a future per message.
+
+nats-py's `PullSubscription.fetch` awaits `next_msg` (a future and a `wait_for`) for every
+message, which measured about as much CPU per event as parsing and folding it. The protocol
+underneath is public and small, so this speaks it directly:
+
+- a pull request is a core publish to `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>` whose
+  reply subject is our inbox, with `{"batch": n}` and either `"no_wait": true` (answer now:
+  what is there, then a 404) or `"expires": ns` (wait until something comes);
+- messages arrive on the inbox; a status message (header `Status`) ends a request: 404 no
+  messages, 408 the request expired, 409 the server refused or ended it; 100 is a heartbeat;
+- a message is acknowledged by publishing `+ACK` to its reply subject, and handed back with
+  `-NAK {"delay": ns}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import attrs
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+log = logging.getLogger(__name__)
+
+_ACK = b"+ACK"
+_SETTLE_SECONDS = 0.002  # after a waiting request's first message, gather its burst
+
+
+@attrs.frozen
+class Delivery:
+    """What the reply subject `$JS.ACK.[<domain>.<account>.]<stream>.<consumer>.<delivered>.
+    <stream seq>.<consumer seq>.<time>.<pending>[.<token>]` says about a message."""
+
+    stream: str
+    sequence: int
+    delivered: int
+
+    @classmethod
+    def of(cls, reply: str) -> Delivery:
+        tokens = reply.split(".")
+        if len(tokens) == 9:  # the original form, without domain and account
+            return cls(tokens[2], int(tokens[5]), int(tokens[4]))
+        return cls(tokens[4], int(tokens[7]), int(tokens[6]))
+
+
+class PullConsumer:
+    """One inbox and one pull request at a time on a durable consumer. Several of these (in
+    one process or in replicas) share the consumer, as JetStream intends."""
+
+    def __init__(self, nc: Client, stream: str, durable: str) -> None:
+        self._nc = nc
+        self._request_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._inbox = nc.new_inbox()
+        self._received: list[Msg] = []
+        self._request = _Request(0, settle=False)
+        self._sub: Subscription | None = None
+
+    async def start(self) -> None:
+        self._sub = await self._nc.subscribe(self._inbox, cb=self._receive)
+
+    async def stop(self) -> None:
+        """Unsubscribe, and hand back at once what arrived but was never fetched."""
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+        for msg in self._received:
+            await self.nak(msg, 0)
+        self._received = []
+
+    async def fetch(self, batch: int, timeout: float) -> list[Msg]:
+        """Up to `batch` messages: those available now, else the first to come within
+        `timeout` seconds with whatever arrives with them. [] when none came. Messages that a
+        request brings after it was given up on are kept for the next call."""
+        if len(self._received) < batch:
+            await self._ask(batch - len(self._received), {"no_wait": True}, settle=False)
+        if not self._received:
+            expires = max(int(timeout * 1e9) - 50_000_000, 1_000_000)
+            await self._ask(batch, {"expires": expires}, settle=True, wait=timeout + 1.0)
+        taken, self._received = self._received[:batch], self._received[batch:]
+        return taken
+
+    async def ack(self, msg: Msg) -> None:
+        await self._nc.publish(msg.reply, _ACK)
+
+    async def nak(self, msg: Msg, delay: float) -> None:
+        body = b"-NAK " + json.dumps({"delay": int(delay * 1e9)}).encode()
+        await self._nc.publish(msg.reply, body)
+
+    async def _ask(
+        self, count: int, options: dict[str, object], settle: bool, wait: float = 5.0
+    ) -> None:
+        request = self._request = _Request(len(self._received) + count, settle)
+        body = json.dumps({"batch": count, **options}).encode()
+        await self._nc.publish(self._request_subject, body, reply=self._inbox)
+        try:
+            await asyncio.wait_for(request.done.wait(), wait)
+        except TimeoutError:
+            pass  # disconnected meanwhile, or a slow server: the next request asks again
+
+    async def _receive(self, msg: Msg) -> None:
+        request = self._request
+        status = msg.headers.get("Status") if msg.headers else None
+        if status is None:
+            self._received.append(msg)
+            if len(self._received) >= request.wanted:
+                request.done.set()
+            elif request.settle and len(self._received) == 1:
+                asyncio.get_running_loop().call_later(_SETTLE_SECONDS, request.done.set)
+        elif status != "100":
+            if status == "409":
+                log.warning("pull request ended by the server: %s", msg.headers)
+            request.done.set()
+
+
+class _Request:
+    """The pull request under way: done when it has what it asked for or a status ends it."""
+
+    def __init__(self, wanted: int, settle: bool) -> None:
+        self.wanted = wanted
+        self.settle = settle
+        self.done = asyncio.Event()
