@@ -3,16 +3,19 @@ own (support.postgres: on TEST_DATABASE_URL's server, else an embedded one)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
 import uuid
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from execution_service.domain import RawMessage
 
+T = TypeVar("T")
 T0 = datetime(2026, 11, 25, 10, tzinfo=UTC)
 
 
@@ -27,12 +30,14 @@ def _event(subject: str, data: dict[str, Any], ms: int) -> dict[str, Any]:
     }
 
 
-def workflow_events(executions: int, nodes: int = 49, seed: int = 1) -> list[RawMessage]:
+def workflow_events(
+    executions: int, nodes: int = 49, seed: int = 1, prefix: str = "exec"
+) -> list[RawMessage]:
     """Per execution: started, `nodes` × (node started, node completed), completed — with
     nodes=49 that is 100 events. Shuffled: worst case for ordering."""
     out = []
     for e in range(executions):
-        execution = f"exec-{e:06d}"
+        execution = f"{prefix}-{e:06d}"
         base = {"executionId": execution, "workflowId": f"wf-{e % 50}", "userId": "u1"}
         out.append(_event("execution.started", base | {"input": {"prompt": "hi"}}, e))
         for n in range(nodes):
@@ -48,6 +53,15 @@ def workflow_events(executions: int, nodes: int = 49, seed: int = 1) -> list[Raw
         out.append(_event("execution.completed", base | {"duration": 900}, e + nodes + 20))
     random.Random(seed).shuffle(out)
     return [RawMessage(m["eventType"], json.dumps(m).encode()) for m in out]
+
+
+def run(main: Coroutine[Any, Any, T], loop: str) -> T:
+    """Run on the named event loop: "uvloop" (what the service runs on) or "asyncio"."""
+    if loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(main)
+    return asyncio.run(main)
 
 
 def cpu_seconds(pid: int | str) -> float:

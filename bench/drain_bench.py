@@ -1,9 +1,16 @@
-"""End to end: 100k events published first, then drained (a) by a bare nats-py
-fetch(500)+ack loop and (b) by the service's consumer into PostgreSQL — same stream, same
-run. The service drains in child processes (one per replica, sharing the durable consumer,
-all started before the clock starts) so that each one's memory and CPU are its own.
+"""End to end: 100k events published first, then drained from the same stream, in the same
+run, by
+  (a) a bare nats-py fetch(500)+ack loop,
+  (b) JetStream's pull protocol on the core client, +ACK per message (baselines.py),
+  (c) the minimal durable sink: (b), then COPY into a table, commit, ack (baselines.py),
+  (d) the service's consumer into PostgreSQL, every event checked afterwards.
+The service drains in child processes (one per replica, sharing the durable consumer, all
+started before the clock starts) so that each one's memory and CPU are its own.
+`--preload N` first stores N other events through the service's own store, to show whether
+the cost per event stays flat as the tables grow. The last line is JSON, for scripts.
 
     ./pants run bench/drain_bench.py -- --executions 1000 [--in-flight 1] [--replicas 2]
+        [--preload 2000000] [--loop asyncio]
 """
 
 from __future__ import annotations
@@ -23,9 +30,10 @@ from pathlib import Path
 
 import asyncpg
 import nats
+from baselines import pull_drain, sink_drain
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from common import servers_cpu, since, workflow_events
+from common import run, servers_cpu, since, workflow_events
 from execution_service.adapters.nats import (
     ConsumerSettings,
     EmbeddedNats,
@@ -34,6 +42,7 @@ from execution_service.adapters.nats import (
     bind_or_create_stream,
 )
 from execution_service.adapters.postgres import PostgresStore, PostgresUrl, create_database
+from execution_service.domain import Event, parse_message
 from support.postgres import fresh_database
 
 
@@ -136,10 +145,17 @@ async def check(url: PostgresUrl) -> dict[str, int]:
 
 
 def drain_with_replicas(
-    url: str, prefix: str, stream: str, database: str, total: int, in_flight: int, replicas: int
+    url: str,
+    prefix: str,
+    stream: str,
+    database: str,
+    total: int,
+    in_flight: int,
+    replicas: int,
+    loop: str,
 ) -> dict[str, float]:
     command = [sys.executable, __file__, "--child", url, prefix, stream, database, str(total),
-               str(in_flight)]  # fmt: skip
+               str(in_flight), loop]  # fmt: skip
     children = [
         subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for _ in range(replicas)
@@ -166,6 +182,18 @@ def drain_with_replicas(
     }
 
 
+async def preload(url: PostgresUrl, events: int) -> None:
+    """Store `events` other events through the service's own store, in big batches."""
+    db = create_database(url)
+    await db.connect()
+    store = PostgresStore(db)
+    messages = workflow_events(max(events // 100, 1), seed=2, prefix="old")
+    for start in range(0, len(messages), 5000):
+        parsed = [parse_message(m) for m in messages[start : start + 5000]]
+        await store.record([e for e in parsed if isinstance(e, Event)], [])
+    await db.disconnect()
+
+
 def _rss_kib() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -173,20 +201,28 @@ def _rss_kib() -> int:
     return 0
 
 
-def main(executions: int, in_flight: int, replicas: int) -> None:
+def main(executions: int, in_flight: int, replicas: int, preloaded: int, loop: str) -> None:
     configured = os.environ.get("BENCH_NATS_URL") or os.environ.get("TEST_NATS_URL")
     server = None if configured else EmbeddedNats(Path(tempfile.mkdtemp())).start()
     url = configured or server.url  # type: ignore[union-attr]
     tag = uuid.uuid4().hex[:8]
     subjects, stream = Subjects(f"b{tag}."), f"B{tag}"
     try:
-        total = asyncio.run(publish(url, subjects, stream, executions))
-        bare, bare_cpu = asyncio.run(bare_drain(url, subjects, stream, total))
+        total = run(publish(url, subjects, stream, executions), loop)
+        fetch = run(bare_drain(url, subjects, stream, total), loop)
+        pull = run(pull_drain(url, stream, subjects.events, total), loop)
         with fresh_database() as database:
-            result = drain_with_replicas(
-                url, subjects.prefix, stream, database.url(), total, in_flight, replicas
+            sink = run(
+                sink_drain(url, stream, subjects.events, total, database.connect_kwargs()), loop
             )
-            checked = asyncio.run(check(database))
+            if preloaded:
+                started = time.perf_counter()
+                run(preload(database, preloaded), loop)
+                print(f"preloaded {preloaded:,} events in {time.perf_counter() - started:.0f} s")
+            result = drain_with_replicas(
+                url, subjects.prefix, stream, database.url(), total, in_flight, replicas, loop
+            )
+            checked = run(check(database), loop)
     finally:
 
         async def cleanup() -> None:
@@ -199,10 +235,12 @@ def main(executions: int, in_flight: int, replicas: int) -> None:
             server.stop()
     service = result["seconds"]
     nodes = (total // executions - 2) // 2
-    assert checked["events"] == total, checked
-    assert checked["completed"] == checked["executions"] == executions, checked
-    assert checked["runs"] == executions * nodes, checked
-    print(f"events: {total} ({executions} executions, shuffled), published before draining")
+    old = max(preloaded // 100, 1) if preloaded else 0
+    assert checked["events"] == total + old * 100, checked
+    assert checked["completed"] == checked["executions"] == executions + old, checked
+    assert checked["runs"] == (executions + old) * nodes, checked
+    print(f"events: {total} ({executions} executions, shuffled), published before draining;"
+          f" {preloaded:,} events stored before; event loop: {loop}")  # fmt: skip
 
     def cpu(spent: dict[str, float]) -> str:
         per = {name: spent[name] / total * 1e6 for name in ("cpu", "postgres", "nats-server")}
@@ -211,22 +249,40 @@ def main(executions: int, in_flight: int, replicas: int) -> None:
             f" NATS {per['nats-server']:.0f}; all {sum(per.values()):.0f}"
         )
 
-    print(f"bare fetch(500)+ack drain:                {total / bare:,.0f} events/s")
-    print(f"  {cpu(bare_cpu)}")
+    rates = {}
+    for name, (seconds, spent) in {
+        "nats-py fetch(500)+ack drain": fetch,
+        "pull protocol +ACK drain": pull,
+        "minimal durable sink (COPY)": sink,
+    }.items():
+        rates[name] = total / seconds
+        print(f"{name + ':':<42}{total / seconds:>9,.0f} events/s")
+        print(f"  {cpu(spent)}")
     print(
-        f"service drain (parse, record, ack) -> PG: {total / service:,.0f} events/s"
+        f"{'service drain (parse, record, ack) -> PG:':<42}{total / service:>9,.0f} events/s"
         f" ({replicas} replica(s), {in_flight} batch(es) in flight each;"
         " every event applied and checked)"
     )
     print(f"  {cpu(result)}")
-    print(f"ratio service / bare: {bare / service:.2f}")
     print(f"service peak RSS while draining: {result['peak_rss_kib'] / 1024:.0f} MB per process")
+    fetch_rate, pull_rate, sink_rate = rates.values()
+    figures = {
+        "events_per_s": round(total / service),
+        "sink_events_per_s": round(sink_rate),
+        "ingest_vs_sink": round(total / service / sink_rate, 3),
+        "ingest_vs_pull": round(total / service / pull_rate, 3),
+        "ingest_vs_fetch": round(total / service / fetch_rate, 3),
+        "replicas": replicas,
+        "preloaded": preloaded,
+        "peak_rss_mb": round(result["peak_rss_kib"] / 1024),
+    }
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        url, prefix, stream, database, total, in_flight = sys.argv[2:8]
-        asyncio.run(service_drain(url, prefix, stream, database, int(total), int(in_flight)))
+        url, prefix, stream, database, total, in_flight, loop = sys.argv[2:9]
+        run(service_drain(url, prefix, stream, database, int(total), int(in_flight)), loop)
     else:
         parser = argparse.ArgumentParser()
         parser.add_argument("--executions", type=int, default=1000)
@@ -234,5 +290,7 @@ if __name__ == "__main__":
             "--in-flight", type=int, default=ConsumerSettings().concurrency, help="batches"
         )
         parser.add_argument("--replicas", type=int, default=1, help="service processes")
+        parser.add_argument("--preload", type=int, default=0, help="events stored before")
+        parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
         args = parser.parse_args()
-        main(args.executions, args.in_flight, args.replicas)
+        main(args.executions, args.in_flight, args.replicas, args.preload, args.loop)
