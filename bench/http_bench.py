@@ -1,8 +1,10 @@
 """GET /api/executions/{id} and GET /api/executions?page=1&limit=10 with 100k executions
-stored, under wrk (32 connections), next to a bare aiohttp handler returning the same JSON
-from memory — same run, same machine. Needs wrk (apt-get install wrk).
+stored, under wrk (32 connections), next to two baselines in the same run, on the same event
+loop: a bare aiohttp handler returning the same JSON from memory, and the minimal read —
+aiohttp and an asyncpg pool, one primary-key SELECT of the execution's row, as JSON. Needs wrk
+(apt-get install wrk). The last line is JSON, for scripts.
 
-    ./pants run bench/http_bench.py -- --executions 100000 --seconds 10
+    ./pants run bench/http_bench.py -- --executions 100000 --seconds 10 [--loop asyncio]
 """
 
 from __future__ import annotations
@@ -99,16 +101,48 @@ def run_service(env: dict[str, str]) -> None:
     main(["serve"])
 
 
-def run_bare(port: int, by_id: bytes, page: bytes) -> None:
+def run_bare(port: int, by_id: bytes, page: bytes, loop: str) -> None:
     async def one(_: web.Request) -> web.Response:
         return web.Response(body=by_id, content_type="application/json")
 
     async def many(_: web.Request) -> web.Response:
         return web.Response(body=page, content_type="application/json")
 
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.install()
     app = web.Application()
     app.router.add_get("/api/executions/{id}", one)
     app.router.add_get("/api/executions", many)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def run_min_read(port: int, dsn: dict[str, Any], loop: str) -> None:
+    """The least a correct read can do: the row by its primary key, as JSON."""
+
+    async def pool_context(app: web.Application) -> Any:
+        app["pool"] = await asyncpg.create_pool(min_size=2, max_size=10, **dsn)
+        yield
+        await app["pool"].close()
+
+    async def one(request: web.Request) -> web.Response:
+        row = await request.app["pool"].fetchrow(
+            "SELECT * FROM executions WHERE id = $1", request.match_info["id"]
+        )
+        if row is None:
+            raise web.HTTPNotFound()
+        return web.Response(
+            body=json.dumps(dict(row), default=str), content_type="application/json"
+        )
+
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.install()
+    app = web.Application()
+    app.cleanup_ctx.append(pool_context)
+    app.router.add_get("/api/executions/{id}", one)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
@@ -175,13 +209,13 @@ def rss_peak_mb(pid: int) -> float:
     return 0.0
 
 
-def main(executions: int, seconds: int) -> None:
+def main(executions: int, seconds: int, loop: str) -> None:
     nats_url = os.environ.get("BENCH_NATS_URL") or os.environ.get("TEST_NATS_URL")
     server = None if nats_url else EmbeddedNats(Path(tempfile.mkdtemp())).start()
     context = multiprocessing.get_context("fork")
     with fresh_database() as url:
         asyncio.run(seed(url, executions))
-        port, bare_port = free_port(), free_port()
+        port, bare_port, min_port = free_port(), free_port(), free_port()
         tag = os.urandom(4).hex()
         env = {
             "DATABASE_URL": url.url(), "NATS_URL": nats_url or server.url,  # type: ignore[union-attr]
@@ -198,14 +232,21 @@ def main(executions: int, seconds: int) -> None:
             page_path = "/api/executions?page=1&limit=10"
             by_id = urllib.request.urlopen(base + by_id_path).read()
             page = urllib.request.urlopen(base + page_path).read()
-            bare = context.Process(target=run_bare, args=(bare_port, by_id, page))
-            bare.start()
-            children.append(bare)
+            bare = context.Process(target=run_bare, args=(bare_port, by_id, page, loop))
+            min_read = context.Process(
+                target=run_min_read, args=(min_port, url.connect_kwargs(), loop)
+            )
+            for process in (bare, min_read):
+                process.start()
+                children.append(process)
             wait(f"http://127.0.0.1:{bare_port}/api/executions")
-            s_pid, b_pid = service.pid, bare.pid
+            wait(f"http://127.0.0.1:{min_port}{by_id_path}")
+            s_pid, b_pid, m_pid = service.pid, bare.pid, min_read.pid
             bare_base = f"http://127.0.0.1:{bare_port}"
+            min_base = f"http://127.0.0.1:{min_port}"
             results = {
                 "service by id": measured(s_pid, base + by_id_path, seconds),  # type: ignore[arg-type]
+                "minimal read": measured(m_pid, min_base + by_id_path, seconds),  # type: ignore[arg-type]
                 "bare by id": measured(b_pid, bare_base + by_id_path, seconds),  # type: ignore[arg-type]
                 "service list": measured(s_pid, base + page_path, seconds),  # type: ignore[arg-type]
                 "bare list": measured(b_pid, bare_base + page_path, seconds),  # type: ignore[arg-type]
@@ -218,7 +259,7 @@ def main(executions: int, seconds: int) -> None:
                 process.join(20)
     if server:
         server.stop()
-    print(f"{executions} executions stored; wrk -t2 -c32 -d{seconds}s")
+    print(f"{executions} executions stored; wrk -t2 -c32 -d{seconds}s; event loop: {loop}")
     for name, r in results.items():
         latency = f"p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms"
         cpu = (
@@ -227,16 +268,27 @@ def main(executions: int, seconds: int) -> None:
         )
         print(f"  {name:<14} {r['rps']:>9,.0f} req/s   {latency}   {cpu}")
     sb, bb = results["service by id"], results["bare by id"]
-    sl = results["service list"]
+    sl, mr = results["service list"], results["minimal read"]
     print(f"by id: service/bare throughput {sb['rps'] / bb['rps']:.2f}")
+    print(f"by id: service/minimal read throughput {sb['rps'] / mr['rps']:.2f}")
     print(f"list p50 / by-id p50: {sl['p50'] / sb['p50']:.2f}  (p99: {sl['p99'] / sb['p99']:.2f})")
     print(f"service peak RSS: {peak:.0f} MB")
     print(f"one PostgreSQL round trip (SELECT 1) costs the client {round_trip:.0f} µs of CPU")
+    figures = {
+        "by_id_rps": round(sb["rps"]),
+        "min_read_rps": round(mr["rps"]),
+        "by_id_vs_min_read": round(sb["rps"] / mr["rps"], 3),
+        "by_id_vs_bare": round(sb["rps"] / bb["rps"], 3),
+        "list_p50_vs_by_id": round(sl["p50"] / sb["p50"], 3),
+        "peak_rss_mb": round(peak),
+    }
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--executions", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args()
-    main(args.executions, args.seconds)
+    main(args.executions, args.seconds, args.loop)
