@@ -56,14 +56,15 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
         publisher_nc = await nats.connect(nats_url())
 
         async def nats_received() -> Received:
-            info = await js.stream_info(env.settings.stream)
+            state = (await js.stream_info(env.settings.stream)).state
             found = []
-            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            # An empty stream reads first_seq 0 (a sequence get_msg refuses), last_seq 0.
+            for seq in range(state.first_seq, state.last_seq + 1) if state.messages else ():
                 stored = await js.get_msg(env.settings.stream, seq)
                 assert stored.subject == subject
                 headers = stored.headers or {}
                 found.append((headers["Nats-Msg-Id"], json.loads(stored.data or b"")))
-            return found if info.state.messages else []
+            return found
 
         async def nats_down() -> None:
             await publisher_nc.close()
