@@ -2,15 +2,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
+import attrs
 import pytest
 
-from execution_service.adapters.memory import MemoryStore
+from execution_service.adapters.memory import FixedClock, MemoryStore
 from execution_service.adapters.postgres import PostgresStore, PostgresUrl, create_database
-from execution_service.adapters.system import FixedClock
-from execution_service.domain import ExecutionStore
+from execution_service.domain import ExecutionQueries, ExecutionRecorder
 from support.postgres import fresh_database, reset
 
-StoreFactory = Callable[[], Awaitable[ExecutionStore]]
+
+@attrs.frozen
+class Store:
+    """The two sides of one store under test: what `recorder` writes, `queries` reads."""
+
+    recorder: ExecutionRecorder
+    queries: ExecutionQueries
+
+
+StoreFactory = Callable[[], Awaitable[Store]]
 
 
 @pytest.fixture(scope="module")
@@ -24,17 +33,20 @@ async def new_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactor
     """Makes an empty store of the kind under test (each call empties it again)."""
     if request.param == "memory":
 
-        async def memory() -> ExecutionStore:
-            return MemoryStore(FixedClock())
+        async def memory() -> Store:
+            fake = MemoryStore(FixedClock())
+            return Store(fake, fake)
 
         yield memory
         return
     database = create_database(request.getfixturevalue("database_url"))
     await database.connect()
 
-    async def postgres() -> ExecutionStore:
+    async def postgres() -> Store:
         await reset(database)
-        return PostgresStore(database)
+        # PostgresStore serves both sides until the adapter splits into
+        # PostgresRecorder and PostgresQueries over the same database.
+        return Store(PostgresStore(database), PostgresStore(database))
 
     try:
         yield postgres
@@ -43,5 +55,15 @@ async def new_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactor
 
 
 @pytest.fixture
-async def store(new_store: StoreFactory) -> ExecutionStore:
+async def store(new_store: StoreFactory) -> Store:
     return await new_store()
+
+
+@pytest.fixture
+def recorder(store: Store) -> ExecutionRecorder:
+    return store.recorder
+
+
+@pytest.fixture
+def queries(store: Store) -> ExecutionQueries:
+    return store.queries

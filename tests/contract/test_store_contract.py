@@ -1,4 +1,5 @@
-"""ONE suite for the ExecutionStore port, run on the in-memory fake and on PostgreSQL."""
+"""ONE suite for the ExecutionRecorder and ExecutionQueries ports, run on the in-memory fake and
+on PostgreSQL: what one side records, the other reads back."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from execution_service.adapters.memory import MemoryStore
-from execution_service.adapters.system import FixedClock
+from execution_service.adapters.memory import FixedClock, MemoryStore
 from execution_service.domain import (
     DeadLetter,
     Event,
     ExecutionFilter,
-    ExecutionStore,
+    ExecutionQueries,
+    ExecutionRecorder,
     Outcome,
     Page,
     Status,
@@ -49,13 +50,15 @@ def workflow(execution: str, start_ms: int, fail: bool = False) -> list[Any]:
     ]
 
 
-async def test_record_applies_new_events_once(store: ExecutionStore) -> None:
+async def test_record_applies_new_events_once(
+    recorder: ExecutionRecorder, queries: ExecutionQueries
+) -> None:
     events = workflow("e1", 0)
-    first = await record_events(store, events)
-    second = await record_events(store, events + events)
+    first = await record_events(recorder, events)
+    second = await record_events(recorder, events + events)
     assert first.count(Outcome.APPLIED) == 6
     assert second.count(Outcome.DUPLICATE) == 12
-    execution = await store.execution("e1")
+    execution = await queries.execution("e1")
     assert execution is not None
     assert execution.status is Status.COMPLETED
     assert execution.input == {"q": 1}
@@ -64,27 +67,31 @@ async def test_record_applies_new_events_once(store: ExecutionStore) -> None:
     assert (execution.nodes.total, execution.nodes.completed) == (2, 2)
 
 
-async def test_a_key_seen_again_with_other_content_changes_nothing(store: ExecutionStore) -> None:
+async def test_a_key_seen_again_with_other_content_changes_nothing(
+    recorder: ExecutionRecorder, queries: ExecutionQueries
+) -> None:
     """The first event of a key is the event: a later one under the same key, even in a batch
     with new events, is a duplicate however it reads."""
     base = {"executionId": "e1", "nodeId": "a"}
     first = message("execution.node.completed", base | {"output": "A"}, ms=10, event_id="k1")
-    await record_events(store, [first])
+    await record_events(recorder, [first])
     again = message("execution.node.completed", base | {"output": "B"}, ms=20, event_id="k1")
     fresh = message("execution.node.started", base | {"nodeName": "A"}, ms=5, event_id="k2")
-    report = await record_events(store, [again, fresh])
+    report = await record_events(recorder, [again, fresh])
     assert report.outcomes == [Outcome.DUPLICATE, Outcome.APPLIED]
-    (run,) = (await store.node_runs("e1", Page())).items
+    (run,) = (await queries.node_runs("e1", Page())).items
     assert (run.output, run.node_name, run.completed_at) == ("A", "A", at(10))
 
 
-async def test_node_runs_come_in_start_order_with_pages(store: ExecutionStore) -> None:
-    await record_events(store, workflow("e1", 0))
+async def test_node_runs_come_in_start_order_with_pages(
+    recorder: ExecutionRecorder, queries: ExecutionQueries
+) -> None:
+    await record_events(recorder, workflow("e1", 0))
     await record_events(
-        store, [message("execution.node.completed", {"executionId": "e1", "nodeId": "c"})]
+        recorder, [message("execution.node.completed", {"executionId": "e1", "nodeId": "c"})]
     )
-    page1 = await store.node_runs("e1", Page(1, 2))
-    page2 = await store.node_runs("e1", Page(2, 2))
+    page1 = await queries.node_runs("e1", Page(1, 2))
+    page2 = await queries.node_runs("e1", Page(2, 2))
     assert [r.node_id for r in [*page1.items, *page2.items]] == [
         "b",
         "a",
@@ -95,40 +102,47 @@ async def test_node_runs_come_in_start_order_with_pages(store: ExecutionStore) -
 
 
 async def test_executions_are_listed_newest_first_with_unknown_starts_last(
-    store: ExecutionStore,
+    recorder: ExecutionRecorder,
+    queries: ExecutionQueries,
 ) -> None:
     for number, start in enumerate([100, 300, 200]):
-        await record_events(store, workflow(f"e{number}", start))
+        await record_events(recorder, workflow(f"e{number}", start))
     await record_events(
-        store, [message("execution.node.started", {"executionId": "zz", "nodeId": "n"})]
+        recorder, [message("execution.node.started", {"executionId": "zz", "nodeId": "n"})]
     )
-    listed = await store.executions(Page(1, 3))
-    rest = await store.executions(Page(2, 3))
+    listed = await queries.executions(Page(1, 3))
+    rest = await queries.executions(Page(2, 3))
     assert [e.id for e in [*listed.items, *rest.items]] == ["e1", "e2", "e0", "zz"]
     assert listed.total == 4 and listed.total_pages == 2
     orphan = rest.items[0]
     assert orphan.status is Status.RUNNING and orphan.workflow_id is None
 
 
-async def test_failed_node_is_the_first_failure_of_that_attempt(store: ExecutionStore) -> None:
-    await record_events(store, workflow("e1", 0, fail=True))
-    assert await store.failed_node("e1", 1) == "b"
-    assert await store.failed_node("e1", 2) is None
-    assert await store.failed_node("nope", 1) is None
+async def test_failed_node_is_the_first_failure_of_that_attempt(
+    recorder: ExecutionRecorder, queries: ExecutionQueries
+) -> None:
+    await record_events(recorder, workflow("e1", 0, fail=True))
+    assert await queries.failed_node("e1", 1) == "b"
+    assert await queries.failed_node("e1", 2) is None
+    assert await queries.failed_node("nope", 1) is None
 
 
-async def test_unknown_execution_reads_as_none_and_empty(store: ExecutionStore) -> None:
-    assert await store.execution("nope") is None
-    runs = await store.node_runs("nope", Page())
+async def test_unknown_execution_reads_as_none_and_empty(
+    recorder: ExecutionRecorder, queries: ExecutionQueries
+) -> None:
+    assert await queries.execution("nope") is None
+    runs = await queries.node_runs("nope", Page())
     assert (runs.items, runs.total) == ([], 0)
 
 
-async def test_history_rebuilds_the_same_state(store: ExecutionStore) -> None:
-    await record_events(store, workflow("e1", 0, fail=True) + workflow("e2", 5))
-    history = await store.history("e1")
+async def test_history_rebuilds_the_same_state(
+    recorder: ExecutionRecorder, queries: ExecutionQueries
+) -> None:
+    await record_events(recorder, workflow("e1", 0, fail=True) + workflow("e2", 5))
+    history = await queries.history("e1")
     assert len(history) == 6
     rebuilt = fold(e for e in map(parse_message, history) if isinstance(e, Event))
-    view = await store.execution("e1")
+    view = await queries.execution("e1")
     assert view is not None
     assert rebuilt.executions["e1"].values() == {
         k: v
@@ -137,11 +151,27 @@ async def test_history_rebuilds_the_same_state(store: ExecutionStore) -> None:
     }
 
 
-async def test_dead_letters_count_repeats(store: ExecutionStore) -> None:
+async def test_history_is_in_recorded_order_batch_by_batch_and_by_key_within_one(
+    recorder: ExecutionRecorder, queries: ExecutionQueries
+) -> None:
+    def node(key: str, ms: int) -> Any:
+        body = {"executionId": "e1", "nodeId": key}
+        return message("execution.node.started", body, ms=ms, event_id=key)
+
+    await record_events(recorder, [node("k3", 0), node("k1", 10), node("k2", 5)])
+    await record_events(recorder, [node("k0", 1), node("k1", 99)])
+    await record_events(recorder, [node("k9", 2)])
+    history = await queries.history("e1")
+    assert [m.headers["Nats-Msg-Id"] for m in history] == ["k1", "k2", "k3", "k0", "k9"]
+
+
+async def test_dead_letters_count_repeats(
+    recorder: ExecutionRecorder, queries: ExecutionQueries
+) -> None:
     letter = DeadLetter("k1", "execution.started", b"\x00garbage", {"h": "v"}, "not JSON")
-    await store.record([], [letter, letter])
-    await store.record([], [letter, DeadLetter("k2", "execution.failed", b"{}", {}, "why")])
-    listed = await store.dead_letters(Page(1, 10))
+    await recorder.record([], [letter, letter])
+    await recorder.record([], [letter, DeadLetter("k2", "execution.failed", b"{}", {}, "why")])
+    listed = await queries.dead_letters(Page(1, 10))
     assert listed.total == 2
     first = next(d for d in listed.items if d.key == "k1")
     assert (first.count, first.payload, first.headers, first.reason) == (
@@ -153,18 +183,20 @@ async def test_dead_letters_count_repeats(store: ExecutionStore) -> None:
     assert first.first_seen is not None and first.last_seen is not None
 
 
-async def test_a_retry_request_is_recorded_once(store: ExecutionStore) -> None:
-    await record_events(store, workflow("e1", 0, fail=True))
+async def test_a_retry_request_is_recorded_once(
+    recorder: ExecutionRecorder, queries: ExecutionQueries
+) -> None:
+    await record_events(recorder, workflow("e1", 0, fail=True))
     request = RetryRequest("e1", 2, "b", "wf", None, at(99))
-    assert await store.record_retry_request(request) == request
+    assert await recorder.record_retry_request(request) == request
     again = attrs.evolve(request, requested_at=at(500), failed_node_id="a")
-    assert await store.record_retry_request(again) == request
-    assert await store.retry_request("e1", 2) == request
-    assert await store.retry_request("e1", 3) is None
+    assert await recorder.record_retry_request(again) == request
+    assert await queries.retry_request("e1", 2) == request
+    assert await queries.retry_request("e1", 3) is None
     third = RetryRequest("e1", 3, "b", "wf", None, at(700))
-    await store.record_retry_request(third)
-    assert await store.retry_requests("e1") == [request, third]
-    assert await store.retry_requests("e2") == []
+    await recorder.record_retry_request(third)
+    assert await queries.retry_requests("e1") == [request, third]
+    assert await queries.retry_requests("e2") == []
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -179,22 +211,23 @@ async def test_any_delivery_in_any_batches_ends_in_the_in_order_state(
     store = await new_store()
     size = data.draw(st.integers(1, 25))
     for start in range(0, len(delivered), size):
-        await record_events(store, delivered[start : start + size])
-    assert await snapshot(store) == await snapshot(reference)
+        await record_events(store.recorder, delivered[start : start + size])
+    assert await snapshot(store.queries) == await snapshot(reference)
 
 
 async def test_executions_can_be_filtered_by_status_workflow_and_user(
-    store: ExecutionStore,
+    recorder: ExecutionRecorder,
+    queries: ExecutionQueries,
 ) -> None:
-    await record_events(store, workflow("e1", 0) + workflow("e2", 10, fail=True))
+    await record_events(recorder, workflow("e1", 0) + workflow("e2", 10, fail=True))
     await record_events(
-        store, [message("execution.started", {"executionId": "e3", "userId": "u9"})]
+        recorder, [message("execution.started", {"executionId": "e3", "userId": "u9"})]
     )
-    failed = await store.executions(Page(1, 10), ExecutionFilter(status=Status.FAILED))
+    failed = await queries.executions(Page(1, 10), ExecutionFilter(status=Status.FAILED))
     assert [e.id for e in failed.items] == ["e2"] and failed.total == 1
-    by_workflow = await store.executions(Page(1, 10), ExecutionFilter(workflow_id="wf"))
+    by_workflow = await queries.executions(Page(1, 10), ExecutionFilter(workflow_id="wf"))
     assert {e.id for e in by_workflow.items} == {"e1", "e2"}
     both = ExecutionFilter(status=Status.RUNNING, user_id="u9")
-    assert [e.id for e in (await store.executions(Page(1, 10), both)).items] == ["e3"]
+    assert [e.id for e in (await queries.executions(Page(1, 10), both)).items] == ["e3"]
     none = ExecutionFilter(status=Status.CANCELLED, workflow_id="wf")
-    assert (await store.executions(Page(1, 10), none)).total == 0
+    assert (await queries.executions(Page(1, 10), none)).total == 0

@@ -12,7 +12,7 @@ import nats
 import pytest
 from databases import Database
 
-from execution_service.adapters.memory import MemoryStore
+from execution_service.adapters.memory import FixedClock, MemoryStore
 from execution_service.adapters.nats import (
     ConsumerSettings,
     EmbeddedNats,
@@ -21,7 +21,6 @@ from execution_service.adapters.nats import (
     Subjects,
 )
 from execution_service.adapters.postgres import PostgresStore, PostgresUrl, create_database
-from execution_service.adapters.system import FixedClock
 from execution_service.domain import (
     DeadLetter,
     Event,

@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from databases import Database
 
-from execution_service.adapters.memory import MemoryStore
+from execution_service.adapters.memory import FixedClock, MemoryStore
 from execution_service.adapters.postgres import PostgresStore, create_database
-from execution_service.adapters.system import FixedClock
 from execution_service.domain import Outcome, RawMessage, record_events
 from support.events import history
 from support.postgres import fresh_database, reset

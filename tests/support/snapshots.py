@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from execution_service.domain import ExecutionFilter, ExecutionStore, Page, Status
+from execution_service.domain import ExecutionFilter, ExecutionQueries, Page, Status
 
 
 def readable(view: Any) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def readable(view: Any) -> dict[str, Any]:
     }
 
 
-async def snapshot(store: ExecutionStore) -> list[Any]:
+async def snapshot(store: ExecutionQueries) -> list[Any]:
     executions = (await store.executions(Page(1, 1000))).items
     runs = [
         [readable(r) for r in (await store.node_runs(e.id, Page(1, 1000))).items]

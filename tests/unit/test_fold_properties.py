@@ -8,8 +8,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from execution_service.adapters.memory import MemoryStore
-from execution_service.adapters.system import FixedClock
+from execution_service.adapters.memory import FixedClock, MemoryStore
 from execution_service.domain import (
     Event,
     Page,

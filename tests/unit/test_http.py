@@ -11,8 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from dependency_injector import providers
 
 from execution_service.adapters.http import OPENAPI_URL
-from execution_service.adapters.memory import MemoryRetryPublisher, MemoryStore
-from execution_service.adapters.system import FixedClock
+from execution_service.adapters.memory import FixedClock, MemoryRetryPublisher, MemoryStore
 from execution_service.app import Container, Settings, create_app
 from execution_service.domain import record_events
 from support.events import message
@@ -42,7 +41,8 @@ async def api() -> AsyncIterator[Api]:
     clock = FixedClock()
     store, publisher = MemoryStore(clock), MemoryRetryPublisher()
     container = Container(settings=Settings())
-    container.store.override(providers.Object(store))
+    container.recorder.override(providers.Object(store))
+    container.queries.override(providers.Object(store))
     container.publisher.override(providers.Object(publisher))
     container.clock.override(providers.Object(clock))
     holder: dict[str, Api] = {}
@@ -57,7 +57,6 @@ async def api() -> AsyncIterator[Api]:
     async with TestClient(TestServer(create_app(container))) as client:
         holder["api"] = Api(client, store, publisher)
         yield holder["api"]
-    container.unwire()
 
 
 def workflow(execution: str, fail_at: str | None = "b", ms: int = 0) -> list[Any]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from execution_service.adapters.memory import MemoryRetryPublisher, MemoryStore
-from execution_service.adapters.system import FixedClock
+from execution_service.adapters.memory import FixedClock, MemoryRetryPublisher, MemoryStore
 from execution_service.domain import (
     Conflict,
     NotFound,
@@ -15,11 +16,15 @@ from execution_service.domain import (
     RawMessage,
     Status,
     get_execution,
+    get_history,
     get_node_runs,
+    get_retry_requests,
+    list_dead_letters,
     list_executions,
     record_events,
     request_retry,
 )
+from execution_service.domain.events import parse_time
 from support.events import message
 
 
@@ -93,34 +98,55 @@ async def test_unknown_execution_is_not_found(store: MemoryStore) -> None:
         await get_execution(store, "nope")
     with pytest.raises(NotFound):
         await get_node_runs(store, "nope", Page())
+    with pytest.raises(NotFound):
+        await get_history(store, "nope")
+    with pytest.raises(NotFound):
+        await get_retry_requests(store, "nope")
+
+
+async def test_history_retries_and_dead_letters_read_back_what_was_recorded(
+    store: MemoryStore, publisher: MemoryRetryPublisher, clock: FixedClock
+) -> None:
+    events = failing_workflow()
+    await record_events(store, [*events, RawMessage("execution.failed", b"[")])
+    assert len(await get_history(store, "e1")) == len(events)
+    assert await get_retry_requests(store, "e1") == []
+    request = await request_retry(store, store, publisher, clock, "e1")
+    assert await get_retry_requests(store, "e1") == [request]
+    letters = await list_dead_letters(store, Page(1, 10))
+    assert [d.subject for d in letters.items] == ["execution.failed"]
 
 
 async def test_retry_publishes_the_next_attempt_from_the_failed_node(
     store: MemoryStore, publisher: MemoryRetryPublisher, clock: FixedClock
 ) -> None:
     await record_events(store, failing_workflow())
-    request = await request_retry(store, publisher, clock, "e1")
+    clock.at = datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
+    request = await request_retry(store, store, publisher, clock, "e1")
     assert (request.failed_node_id, request.attempt) == ("b", 2)
+    assert request.requested_at == clock.at
     envelope = publisher.published["retry:e1:2"]
     assert envelope["eventType"] == "execution.retry.requested"
-    assert envelope["data"] | {"requestedAt": None} == {
+    assert parse_time(envelope["timestamp"]) == clock.at
+    assert envelope["data"] | {"requestedAt": parse_time(envelope["data"]["requestedAt"])} == {
         "executionId": "e1",
         "workflowId": "wf",
         "userId": "u",
         "failedNodeId": "b",
         "attempt": 2,
-        "requestedAt": None,
+        "requestedAt": clock.at,
     }
+    assert await store.retry_requests("e1") == [request]
 
 
 async def test_retry_twice_for_the_same_attempt_publishes_once_and_answers_the_same(
     store: MemoryStore, publisher: MemoryRetryPublisher, clock: FixedClock
 ) -> None:
     await record_events(store, failing_workflow())
-    first = await request_retry(store, publisher, clock, "e1")
+    first = await request_retry(store, store, publisher, clock, "e1")
     clock.advance(seconds=5)
     publisher.published.clear()
-    second = await request_retry(store, publisher, clock, "e1")
+    second = await request_retry(store, store, publisher, clock, "e1")
     assert second == first
     assert publisher.published == {}
 
@@ -129,7 +155,7 @@ async def test_retry_after_the_resumed_attempt_failed_again_asks_for_attempt_thr
     store: MemoryStore, publisher: MemoryRetryPublisher, clock: FixedClock
 ) -> None:
     await record_events(store, failing_workflow(attempt=1) + failing_workflow(attempt=2))
-    request = await request_retry(store, publisher, clock, "e1")
+    request = await request_retry(store, store, publisher, clock, "e1")
     assert request.attempt == 3
 
 
@@ -148,7 +174,7 @@ async def test_retry_of_an_execution_that_cannot_be_retried_is_a_conflict(
 ) -> None:
     await record_events(store, events)
     with pytest.raises(Conflict):
-        await request_retry(store, publisher, clock, "e1")
+        await request_retry(store, store, publisher, clock, "e1")
     assert publisher.published == {}
     assert await store.retry_request("e1", 2) is None
 
@@ -157,7 +183,7 @@ async def test_retry_of_an_unknown_execution_is_not_found(
     store: MemoryStore, publisher: MemoryRetryPublisher, clock: FixedClock
 ) -> None:
     with pytest.raises(NotFound):
-        await request_retry(store, publisher, clock, "nope")
+        await request_retry(store, store, publisher, clock, "nope")
 
 
 async def test_retry_that_cannot_be_published_records_nothing(
@@ -166,7 +192,7 @@ async def test_retry_that_cannot_be_published_records_nothing(
     await record_events(store, failing_workflow())
     publisher.available = False
     with pytest.raises(PublishFailed):
-        await request_retry(store, publisher, clock, "e1")
+        await request_retry(store, store, publisher, clock, "e1")
     assert await store.retry_request("e1", 2) is None
     publisher.available = True
-    assert (await request_retry(store, publisher, clock, "e1")).attempt == 2
+    assert (await request_retry(store, store, publisher, clock, "e1")).attempt == 2

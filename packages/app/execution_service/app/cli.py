@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
-from aiohttp import web
-
-from execution_service.adapters.postgres import apply_migrations
 from execution_service.app import logs
-from execution_service.app.container import Container
+from execution_service.app.commands import migrate, serve
 from execution_service.app.settings import Settings, SettingsError
-from execution_service.app.web import create_app, with_runtime
-
-log = logging.getLogger("execution_service")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -56,7 +49,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             migrate(settings)
         elif args.command == "serve":
-            migrate(settings)
             serve(settings)
         elif args.command == "dev":
             from execution_service.app.dev import dev
@@ -70,25 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"execution-service: {exc}", file=sys.stderr)
         return 2
     return 0
-
-
-def migrate(settings: Settings) -> None:
-    url = settings.require_database()
-    applied = apply_migrations(url)
-    log.info("migrations: %s on %s", ", ".join(applied) or "none pending", url.redacted())
-
-
-def serve(settings: Settings, container: Container | None = None) -> None:
-    container = container or Container(settings=settings)
-    app = with_runtime(create_app(container), container)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log_format=logs.ACCESS_LOG_FORMAT,
-        print=None,
-        shutdown_timeout=10,
-    )
 
 
 if __name__ == "__main__":

@@ -28,14 +28,16 @@ def _consumer_settings(settings: Settings) -> ConsumerSettings:
     )
 
 
-def _health_checks(store: PostgresStore, nc: Client) -> dict[str, Callable[[], Awaitable[object]]]:
+def _health_checks(
+    queries: PostgresStore, nc: Client
+) -> dict[str, Callable[[], Awaitable[object]]]:
     async def nats_check() -> bool:
         if not nc.is_connected:
             return False
         await nc.flush(timeout=2)
         return True
 
-    return {"database": store.ping, "nats": nats_check}
+    return {"database": queries.ping, "nats": nats_check}
 
 
 class Container(containers.DeclarativeContainer):
@@ -44,7 +46,10 @@ class Container(containers.DeclarativeContainer):
     database = providers.Singleton(
         lambda settings: create_database(settings.require_database()), settings
     )
-    store = providers.Singleton(PostgresStore, database)
+    # One PostgresStore per side until the adapter splits into PostgresRecorder and
+    # PostgresQueries; both share the database's pool.
+    recorder = providers.Singleton(PostgresStore, database)
+    queries = providers.Singleton(PostgresStore, database)
     # The connected client, provided at start-up (runtime.py): connecting is async and ordered.
     nats_client = providers.Dependency(instance_of=Client)
     subjects = providers.Singleton(lambda s: Subjects(s.nats_subject_prefix), settings)
@@ -52,8 +57,8 @@ class Container(containers.DeclarativeContainer):
     consumer = providers.Singleton(
         EventConsumer,
         nats_client,
-        store,
+        recorder,
         subjects,
         providers.Callable(_consumer_settings, settings),
     )
-    health_checks = providers.Singleton(_health_checks, store, nats_client)
+    health_checks = providers.Singleton(_health_checks, queries, nats_client)

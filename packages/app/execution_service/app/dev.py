@@ -15,17 +15,15 @@ from execution_service.adapters.nats import EmbeddedNats
 from execution_service.adapters.nats.embedded import free_port
 from execution_service.adapters.postgres import EmbeddedPostgres
 from execution_service.app.banner import banner
+from execution_service.app.commands import Extra, serve
 from execution_service.app.container import Container
 from execution_service.app.demo import demo_events, publish
 from execution_service.app.settings import Settings
-from execution_service.app.web import create_app, with_runtime
 
 log = logging.getLogger("execution_service.dev")
 
 
 def dev(settings: Settings, demo: bool, data_dir: str) -> None:
-    from execution_service.app.cli import migrate
-
     root = Path(data_dir)
     postgres = None if settings.database_url else EmbeddedPostgres(root / "postgres")
     broker = None if settings.nats_urls_given else EmbeddedNats(root / "nats", _nats_port())
@@ -36,13 +34,8 @@ def dev(settings: Settings, demo: bool, data_dir: str) -> None:
         if broker is not None:
             log.info("starting embedded NATS in %s", root / "nats")
             settings = attrs.evolve(settings, nats_urls=(broker.start().url,))
-        migrate(settings)
-        container = Container(settings=settings)
-        app = with_runtime(create_app(container), container)
-        if demo:
-            app.cleanup_ctx.append(_publish_demo(container))
-        print(banner(settings), flush=True)
-        web.run_app(app, host=settings.host, port=settings.port, print=None)
+        extras: tuple[Extra, ...] = (_publish_demo,) if demo else ()
+        serve(settings, extras=extras, announce=banner(settings))
     finally:
         if broker is not None:
             broker.stop()

@@ -1,4 +1,4 @@
-"""create_app(container): the HTTP application wired to the container, and the ordered
+"""create_app(container): the HTTP application served by the container, and the ordered
 start and stop of everything it runs on (pool → NATS → consumer; the reverse on the way out)."""
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ import nats
 from aiohttp import web
 from dependency_injector import providers
 
-from execution_service.adapters.http import build_app, handlers
+from execution_service.adapters.http import build_app
 from execution_service.app.container import Container
 
 log = logging.getLogger(__name__)
 
 
 def create_app(container: Container) -> web.Application:
-    container.wire(modules=[handlers])
-    return build_app(container.settings().cors_origins)
+    # The container is the handlers' HttpServices: mypy checks here that it has every
+    # provider they use, of the right type.
+    return build_app(container, container.settings().cors_origins)
 
 
 def with_runtime(app: web.Application, container: Container) -> web.Application:

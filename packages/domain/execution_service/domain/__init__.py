@@ -10,7 +10,14 @@ from execution_service.domain.events import (
     parse_message,
 )
 from execution_service.domain.model import Execution, NodeRun, Projection, Status, fold, merge
-from execution_service.domain.ports import Clock, ExecutionStore, RetryPublisher, Unavailable
+from execution_service.domain.ports import (
+    Clock,
+    ExecutionQueries,
+    ExecutionRecorder,
+    ExecutionStore,
+    RetryPublisher,
+    Unavailable,
+)
 from execution_service.domain.use_cases import (
     BatchReport,
     Conflict,
@@ -18,7 +25,10 @@ from execution_service.domain.use_cases import (
     Outcome,
     PublishFailed,
     get_execution,
+    get_history,
     get_node_runs,
+    get_retry_requests,
+    list_dead_letters,
     list_executions,
     record_events,
     request_retry,
@@ -43,6 +53,8 @@ __all__ = [
     "EventKind",
     "Execution",
     "ExecutionFilter",
+    "ExecutionQueries",
+    "ExecutionRecorder",
     "ExecutionStore",
     "ExecutionView",
     "Ignored",
@@ -64,7 +76,10 @@ __all__ = [
     "Unavailable",
     "fold",
     "get_execution",
+    "get_history",
     "get_node_runs",
+    "get_retry_requests",
+    "list_dead_letters",
     "list_executions",
     "merge",
     "parse_message",

@@ -22,8 +22,9 @@ class Unavailable(Exception):
     """A passing failure of a port (a database or broker down): try again later."""
 
 
-class ExecutionStore(Protocol):
-    """Each call is its own unit of work: atomic, and safe to call from concurrent tasks."""
+class ExecutionRecorder(Protocol):
+    """The write side. Each call is its own unit of work: atomic, and safe to call from
+    concurrent tasks."""
 
     async def record(
         self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
@@ -32,6 +33,15 @@ class ExecutionStore(Protocol):
         node runs to the fold of all their events, and store the dead letters (a repeated
         key counts up). Returns the keys of the events that were new."""
         ...
+
+    async def record_retry_request(self, request: RetryRequest) -> RetryRequest:
+        """Store the request; if one for the same execution and attempt exists, keep and
+        return that one."""
+        ...
+
+
+class ExecutionQueries(Protocol):
+    """The query side: what has been recorded, read back. Safe to call from concurrent tasks."""
 
     async def execution(self, execution_id: str) -> ExecutionView | None: ...
 
@@ -50,7 +60,10 @@ class ExecutionStore(Protocol):
         ...
 
     async def history(self, execution_id: str) -> Sequence[RawMessage]:
-        """Every event recorded for the execution, as received."""
+        """Every event recorded for the execution, as received, in the order they were
+        recorded: a batch's new events in the order the batch held them, batches in the
+        order they were committed. Not the events' own timestamps: these are whatever the
+        producer claimed, and the history shows what arrived, not what it says."""
         ...
 
     async def dead_letters(self, page: Page) -> Paged[DeadLetter]:
@@ -63,10 +76,10 @@ class ExecutionStore(Protocol):
         """Every retry requested for the execution, by attempt."""
         ...
 
-    async def record_retry_request(self, request: RetryRequest) -> RetryRequest:
-        """Store the request; if one for the same execution and attempt exists, keep and
-        return that one."""
-        ...
+
+class ExecutionStore(ExecutionRecorder, ExecutionQueries, Protocol):
+    """Both sides over one state, as the in-memory fake gives them. Use cases take the
+    narrow side they need, never this."""
 
 
 class RetryPublisher(Protocol):

@@ -17,7 +17,12 @@ from execution_service.domain.events import (
     parse_message,
 )
 from execution_service.domain.model import Status
-from execution_service.domain.ports import Clock, ExecutionStore, RetryPublisher
+from execution_service.domain.ports import (
+    Clock,
+    ExecutionQueries,
+    ExecutionRecorder,
+    RetryPublisher,
+)
 from execution_service.domain.views import (
     DeadLetter,
     ExecutionFilter,
@@ -58,7 +63,7 @@ class BatchReport:
 
 
 async def record_events(
-    store: ExecutionStore, messages: Sequence[RawMessage], max_bytes: int = MAX_EVENT_BYTES
+    recorder: ExecutionRecorder, messages: Sequence[RawMessage], max_bytes: int = MAX_EVENT_BYTES
 ) -> BatchReport:
     """Record a batch in one unit of work; say per message what became of it."""
     parsed = [parse_message(message, max_bytes) for message in messages]
@@ -71,7 +76,7 @@ async def record_events(
         for item, message in zip(parsed, messages, strict=True)
         if isinstance(item, Rejected)
     ]
-    applied = await store.record(list(events.values()), rejections)
+    applied = await recorder.record(list(events.values()), rejections)
     outcomes = []
     claimed: set[str] = set()
     for item in parsed:
@@ -87,42 +92,66 @@ async def record_events(
     return BatchReport(outcomes, rejections)
 
 
-async def get_execution(store: ExecutionStore, execution_id: str) -> ExecutionView:
-    execution = await store.execution(execution_id)
+async def get_execution(queries: ExecutionQueries, execution_id: str) -> ExecutionView:
+    execution = await queries.execution(execution_id)
     if execution is None:
         raise NotFound(f"execution {execution_id} not found")
     return execution
 
 
 async def list_executions(
-    store: ExecutionStore, page: Page, where: ExecutionFilter = ExecutionFilter()
+    queries: ExecutionQueries, page: Page, where: ExecutionFilter = ExecutionFilter()
 ) -> Paged[ExecutionView]:
-    return await store.executions(page, where)
+    return await queries.executions(page, where)
 
 
-async def get_node_runs(store: ExecutionStore, execution_id: str, page: Page) -> Paged[NodeRunView]:
-    await get_execution(store, execution_id)
-    return await store.node_runs(execution_id, page)
+async def get_node_runs(
+    queries: ExecutionQueries, execution_id: str, page: Page
+) -> Paged[NodeRunView]:
+    await get_execution(queries, execution_id)
+    return await queries.node_runs(execution_id, page)
+
+
+async def get_history(queries: ExecutionQueries, execution_id: str) -> Sequence[RawMessage]:
+    """The events recorded for a known execution, in recorded order."""
+    execution = await get_execution(queries, execution_id)
+    return await queries.history(execution.id)
+
+
+async def get_retry_requests(
+    queries: ExecutionQueries, execution_id: str
+) -> Sequence[RetryRequest]:
+    """The retries requested for a known execution, by attempt."""
+    execution = await get_execution(queries, execution_id)
+    return await queries.retry_requests(execution.id)
+
+
+async def list_dead_letters(queries: ExecutionQueries, page: Page) -> Paged[DeadLetter]:
+    return await queries.dead_letters(page)
 
 
 async def request_retry(
-    store: ExecutionStore, publisher: RetryPublisher, clock: Clock, execution_id: str
+    queries: ExecutionQueries,
+    recorder: ExecutionRecorder,
+    publisher: RetryPublisher,
+    clock: Clock,
+    execution_id: str,
 ) -> RetryRequest:
     """Ask the orchestrator to resume a failed execution from its failed node.
 
     The request is recorded only once it is published; asking again for the same attempt
     answers with the recorded request and publishes nothing."""
-    execution = await get_execution(store, execution_id)
+    execution = await get_execution(queries, execution_id)
     if execution.status is not Status.FAILED:
         raise Conflict(
             f"execution {execution_id} is {execution.status.value}; only a FAILED one can be"
             " retried"
         )
     next_attempt = execution.attempt + 1
-    existing = await store.retry_request(execution_id, next_attempt)
+    existing = await queries.retry_request(execution_id, next_attempt)
     if existing is not None:
         return existing
-    failed_node = await store.failed_node(execution_id, execution.attempt)
+    failed_node = await queries.failed_node(execution_id, execution.attempt)
     if failed_node is None:
         raise Conflict(
             f"execution {execution_id} has no failed node in attempt {execution.attempt}"
@@ -136,4 +165,4 @@ async def request_retry(
         requested_at=clock.now(),
     )
     await publisher.publish_retry(request)
-    return await store.record_retry_request(request)
+    return await recorder.record_retry_request(request)

@@ -1,5 +1,5 @@
-"""The REST API of CONTRACT §2. Dependencies come from the app's container by provider name
-(`Provide["store"]`), so this adapter never imports the app."""
+"""The REST API of CONTRACT §2. Each handler reads its ports from `HttpServices`, which the
+app hands to `build_app`; this adapter never imports the app, nor knows how it builds them."""
 
 from __future__ import annotations
 
@@ -7,28 +7,58 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp_apigami import docs, querystring_schema, response_schema
-from dependency_injector.wiring import Provide, inject
 
 from execution_service.adapters.http import schemas, serialize
 from execution_service.domain import (
     Clock,
     ExecutionFilter,
-    ExecutionStore,
+    ExecutionQueries,
+    ExecutionRecorder,
     Page,
     Paged,
     RetryPublisher,
     Status,
     get_execution,
+    get_history,
     get_node_runs,
+    get_retry_requests,
+    list_dead_letters,
     list_executions,
     request_retry,
 )
 
 HealthChecks = Mapping[str, Callable[[], Awaitable[object]]]
+
+
+class HttpServices(Protocol):
+    """What the handlers need, each as a factory they call per request. The app's
+    dependency-injector container is one as it stands (its providers of these names are such
+    factories), and mypy checks that where the app passes it to `build_app`: a renamed or
+    mistyped provider is a type error, not a 500 at the first request. Called per request,
+    not resolved once, because the NATS client behind the publisher exists only once the app
+    has started."""
+
+    @property
+    def queries(self) -> Callable[[], ExecutionQueries]: ...
+
+    @property
+    def recorder(self) -> Callable[[], ExecutionRecorder]: ...
+
+    @property
+    def publisher(self) -> Callable[[], RetryPublisher]: ...
+
+    @property
+    def clock(self) -> Callable[[], Clock]: ...
+
+    @property
+    def health_checks(self) -> Callable[[], HealthChecks]: ...
+
+
+SERVICES = web.AppKey[HttpServices]("services")
 HEALTH_TIMEOUT_SECONDS = 2.0
 _ERRORS = {
     400: {"schema": schemas.ErrorSchema, "description": "a parameter is malformed"},
@@ -56,27 +86,23 @@ def _listing(items: list[dict[str, Any]], paged: Paged[Any]) -> web.Response:
 @docs(tags=["executions"], summary="List executions, newest first", responses={400: _ERRORS[400]})
 @querystring_schema(schemas.ExecutionsQuery)
 @response_schema(schemas.ExecutionPageSchema, 200, description="a page of executions")
-@inject
-async def list_executions_handler(
-    request: web.Request, store: ExecutionStore = Provide["store"]
-) -> web.Response:
+async def list_executions_handler(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
     query = _query(request)
     where = ExecutionFilter(
         status=Status(query["status"]) if "status" in query else None,
         workflow_id=query.get("workflowId"),
         user_id=query.get("userId"),
     )
-    paged = await list_executions(store, _page(query), where)
+    paged = await list_executions(services.queries(), _page(query), where)
     return _listing([serialize.execution(e) for e in paged.items], paged)
 
 
 @docs(tags=["executions"], summary="One execution", responses={404: _ERRORS[404]})
 @response_schema(schemas.ExecutionSchema, 200, description="the execution")
-@inject
-async def get_execution_handler(
-    request: web.Request, store: ExecutionStore = Provide["store"]
-) -> web.Response:
-    view = await get_execution(store, request.match_info["id"])
+async def get_execution_handler(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    view = await get_execution(services.queries(), request.match_info["id"])
     return _json(serialize.execution(view))
 
 
@@ -87,11 +113,11 @@ async def get_execution_handler(
 )
 @querystring_schema(schemas.LogsQuery)
 @response_schema(schemas.NodeRunPageSchema, 200, description="a page of node runs")
-@inject
-async def get_logs_handler(
-    request: web.Request, store: ExecutionStore = Provide["store"]
-) -> web.Response:
-    paged = await get_node_runs(store, request.match_info["id"], _page(_query(request)))
+async def get_logs_handler(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    paged = await get_node_runs(
+        services.queries(), request.match_info["id"], _page(_query(request))
+    )
     return _json(
         {"data": [serialize.node_run(r) for r in paged.items], **serialize.pagination(paged)}
     )
@@ -109,14 +135,15 @@ async def get_logs_handler(
     },
 )
 @response_schema(schemas.RetryAcceptedSchema, 202, description="retry requested")
-@inject
-async def retry_handler(
-    request: web.Request,
-    store: ExecutionStore = Provide["store"],
-    publisher: RetryPublisher = Provide["publisher"],
-    clock: Clock = Provide["clock"],
-) -> web.Response:
-    accepted = await request_retry(store, publisher, clock, request.match_info["id"])
+async def retry_handler(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    accepted = await request_retry(
+        services.queries(),
+        services.recorder(),
+        services.publisher(),
+        services.clock(),
+        request.match_info["id"],
+    )
     return _json(serialize.retry_accepted(accepted), status=202)
 
 
@@ -126,12 +153,9 @@ async def retry_handler(
     responses={404: _ERRORS[404]},
 )
 @response_schema(schemas.HistorySchema, 200, description="the events, in recorded order")
-@inject
-async def history_handler(
-    request: web.Request, store: ExecutionStore = Provide["store"]
-) -> web.Response:
-    execution = await get_execution(store, request.match_info["id"])
-    events = await store.history(execution.id)
+async def history_handler(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    events = await get_history(services.queries(), request.match_info["id"])
     return _json({"data": [serialize.recorded_event(m) for m in events], "total": len(events)})
 
 
@@ -141,23 +165,18 @@ async def history_handler(
     responses={404: _ERRORS[404]},
 )
 @response_schema(schemas.RetriesSchema, 200, description="the retry requests, by attempt")
-@inject
-async def retries_handler(
-    request: web.Request, store: ExecutionStore = Provide["store"]
-) -> web.Response:
-    execution = await get_execution(store, request.match_info["id"])
-    requests = await store.retry_requests(execution.id)
+async def retries_handler(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    requests = await get_retry_requests(services.queries(), request.match_info["id"])
     return _json({"data": [serialize.retry_request(r) for r in requests]})
 
 
 @docs(tags=["operations"], summary="Events that could not be applied, most recent first")
 @querystring_schema(schemas.DeadLettersQuery)
 @response_schema(schemas.DeadLetterPageSchema, 200, description="a page of dead letters")
-@inject
-async def dead_letters_handler(
-    request: web.Request, store: ExecutionStore = Provide["store"]
-) -> web.Response:
-    paged = await store.dead_letters(_page(_query(request)))
+async def dead_letters_handler(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    paged = await list_dead_letters(services.queries(), _page(_query(request)))
     return _listing([serialize.dead_letter(d) for d in paged.items], paged)
 
 
@@ -167,10 +186,9 @@ async def dead_letters_handler(
     responses={503: {"schema": schemas.HealthSchema, "description": "a check is down"}},
 )
 @response_schema(schemas.HealthSchema, 200, description="everything is up")
-@inject
-async def health_handler(
-    request: web.Request, checks: HealthChecks = Provide["health_checks"]
-) -> web.Response:
+async def health_handler(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    checks = services.health_checks()
     results = await asyncio.gather(*(_check(check) for check in checks.values()))
     statuses = dict(zip(checks, results, strict=True))
     ok = all(s == "up" for s in statuses.values())

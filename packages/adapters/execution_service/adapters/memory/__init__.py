@@ -1,7 +1,7 @@
 """In-memory fakes of every port, for tests and for developers."""
 
+from execution_service.adapters.memory.clock import FixedClock
 from execution_service.adapters.memory.publisher import MemoryRetryPublisher
 from execution_service.adapters.memory.store import MemoryStore, StoreUnavailable
-from execution_service.adapters.system.clock import FixedClock
 
 __all__ = ["FixedClock", "MemoryRetryPublisher", "MemoryStore", "StoreUnavailable"]

@@ -1,4 +1,5 @@
-"""An in-memory ExecutionStore that behaves like the PostgreSQL one (the contract tests say so)."""
+"""An in-memory ExecutionRecorder and ExecutionQueries over one state, that behave like the
+PostgreSQL ones (the contract tests say so)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ class MemoryStore:
         self._check()
         now = self._clock.now()
         new: dict[str, Event] = {}
-        for event in events:
+        # In key order, as the history port promises for the events of one batch.
+        for event in sorted(events, key=lambda e: e.key):
             if event.key not in self._events:
                 new.setdefault(event.key, event)
         executions = {

@@ -1,5 +1,5 @@
 """Ports served by the operating system."""
 
-from execution_service.adapters.system.clock import FixedClock, SystemClock
+from execution_service.adapters.system.clock import SystemClock
 
-__all__ = ["FixedClock", "SystemClock"]
+__all__ = ["SystemClock"]

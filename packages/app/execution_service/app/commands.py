@@ -1,0 +1,51 @@
+"""What the CLI's commands do, apart from parsing them: `migrate`, and the one start-up path
+that `serve` and `dev` share (migrations, the container, the app and its runtime)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from execution_service.adapters.postgres import apply_migrations
+from execution_service.app import logs
+from execution_service.app.container import Container
+from execution_service.app.settings import Settings
+from execution_service.app.web import create_app, with_runtime
+
+log = logging.getLogger("execution_service")
+SHUTDOWN_TIMEOUT_SECONDS = 10.0
+# Started after the runtime (NATS connected, consumer running), stopped before it.
+Extra = Callable[[Container], Callable[[web.Application], AsyncIterator[None]]]
+
+
+def migrate(settings: Settings) -> None:
+    url = settings.require_database()
+    applied = apply_migrations(url)
+    log.info("migrations: %s on %s", ", ".join(applied) or "none pending", url.redacted())
+
+
+def serve(
+    settings: Settings,
+    container: Container | None = None,
+    extras: tuple[Extra, ...] = (),
+    announce: str | None = None,
+) -> None:
+    """Apply pending migrations, then serve until SIGINT/SIGTERM; in-flight requests get
+    SHUTDOWN_TIMEOUT_SECONDS to finish."""
+    migrate(settings)
+    container = container or Container(settings=settings)
+    app = with_runtime(create_app(container), container)
+    for extra in extras:
+        app.cleanup_ctx.append(extra(container))
+    if announce is not None:
+        print(announce, flush=True)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log_format=logs.ACCESS_LOG_FORMAT,
+        print=None,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+    )
