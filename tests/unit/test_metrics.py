@@ -105,22 +105,24 @@ async def test_ready_names_each_failing_check_while_live_stays_200(
 def test_a_batch_is_counted_by_outcome_and_subject_and_strange_subjects_share_one_label() -> None:
     registry = CollectorRegistry()
     observer = PrometheusBatchObserver(registry)
-    subjects = ["execution.started", "execution.started", "execution.completed", "zz.a", "q.b"]
-    outcomes = [Outcome.APPLIED, Outcome.DUPLICATE, Outcome.APPLIED, Outcome.REJECTED]
-    observer.batch_fetched(5, redelivered=2)
-    observer.batch_recorded(subjects, BatchReport([*outcomes, Outcome.REJECTED], []))
+    node = "execution.node.started"
+    subjects = ["execution.started", "execution.started", node, node, node, "zz.a", "q.b"]
+    outcomes = [Outcome.APPLIED, Outcome.DUPLICATE, *[Outcome.APPLIED] * 3]
+    observer.batch_fetched(7, redelivered=2)
+    observer.batch_recorded(subjects, BatchReport([*outcomes, *[Outcome.REJECTED] * 2], []))
     observer.dead_lettered_after_failures(1)
     observer.batch_finished(0.25)
 
     figures = Scrape.parse(generate_latest(registry).decode())
     events = "execution_service_events_total"
-    assert figures.sum(events, outcome="applied") == 2
+    assert figures.sum(events, outcome="applied") == 4
+    assert figures.sum(events, outcome="applied", subject=node) == 3
     assert figures.sum(events, outcome="applied", subject="execution.started") == 1
     assert figures.sum(events, outcome="duplicate", subject="execution.started") == 1
     assert figures.sum(events, outcome="rejected", subject="other") == 2
     assert figures.sum("execution_service_dead_letters_total") == 3
     assert figures.sum("execution_service_redeliveries_total") == 2
-    assert figures.sum("execution_service_batch_size_sum") == 5
+    assert figures.sum("execution_service_batch_size_sum") == 7
     assert figures.sum("execution_service_batch_duration_seconds_sum") == 0.25
     assert not [labels for _, labels, _ in figures.samples if "zz" in str(labels)]
 
