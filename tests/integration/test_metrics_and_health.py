@@ -53,12 +53,12 @@ async def serving(database_url: PostgresUrl, server: str) -> AsyncIterator[tuple
             yield client, settings.nats_subject_prefix
     finally:
         container.unwire()
-        nc = await nats.connect(server)
         try:
+            nc = await nats.connect(server, max_reconnect_attempts=0)
             await nc.jetstream().delete_stream(settings.nats_stream)
+            await nc.close()
         except Exception:  # noqa: BLE001 - a server stopped by the test has none to delete
             pass
-        await nc.close()
 
 
 async def scrape(client: TestClient) -> Scrape:
