@@ -16,7 +16,12 @@ from dependency_injector import providers
 from prometheus_client import CollectorRegistry, generate_latest
 
 from execution_service.adapters.nats import EmbeddedNats, EventConsumer
-from execution_service.adapters.postgres import PostgresStore, PostgresUrl, create_database
+from execution_service.adapters.postgres import (
+    PostgresStore,
+    PostgresUrl,
+    create_database,
+    pool_in_use,
+)
 from execution_service.adapters.prometheus import RuntimeGauges
 from execution_service.app import Container, Settings, create_app, with_runtime
 from execution_service.app.sampling import GaugeSampler
@@ -150,6 +155,20 @@ async def test_the_lag_is_what_jetstream_has_not_yet_delivered(database_url: Pos
 
 def _text(registry: CollectorRegistry) -> str:
     return generate_latest(registry).decode()
+
+
+async def test_pool_in_use_counts_the_connections_checked_out(database_url: PostgresUrl) -> None:
+    database = create_database(database_url)
+    assert pool_in_use(database) == 0  # not connected yet
+    await database.connect()
+    try:
+        assert pool_in_use(database) == 0
+        async with database.connection() as connection:
+            await connection.fetch_val("SELECT 1")
+            assert pool_in_use(database) == 1
+        assert pool_in_use(database) == 0
+    finally:
+        await database.disconnect()
 
 
 async def test_without_nats_it_is_live_but_not_ready_and_says_so(
