@@ -6,7 +6,9 @@ from collections.abc import Awaitable, Callable
 
 from dependency_injector import containers, providers
 from nats.aio.client import Client
+from prometheus_client import CollectorRegistry
 
+from execution_service.adapters.http import HttpMetrics
 from execution_service.adapters.nats import (
     ConsumerSettings,
     EventConsumer,
@@ -14,8 +16,12 @@ from execution_service.adapters.nats import (
     Subjects,
 )
 from execution_service.adapters.postgres import PostgresStore, create_database
+from execution_service.adapters.prometheus import PrometheusBatchObserver, RuntimeGauges
 from execution_service.adapters.system import SystemClock
+from execution_service.app.sampling import SAMPLE_SECONDS, GaugeSampler
 from execution_service.app.settings import Settings
+
+VERSION = "1.0.0"
 
 
 def _consumer_settings(settings: Settings) -> ConsumerSettings:
@@ -40,9 +46,20 @@ def _health_checks(
     return {"database": queries.ping, "nats": nats_check}
 
 
+def _readiness_checks(
+    health_checks: dict[str, Callable[[], Awaitable[object]]], consumer: EventConsumer
+) -> dict[str, Callable[[], Awaitable[object]]]:
+    async def consumer_check() -> bool:
+        return consumer.running
+
+    return {**health_checks, "consumer": consumer_check}
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     clock = providers.Singleton(SystemClock)
+    # One registry per container (so per app): tests and several apps in a process never clash.
+    metrics_registry = providers.Singleton(CollectorRegistry)
     database = providers.Singleton(
         lambda settings: create_database(settings.require_database()), settings
     )
@@ -60,5 +77,13 @@ class Container(containers.DeclarativeContainer):
         recorder,
         subjects,
         providers.Callable(_consumer_settings, settings),
+        observer=providers.Singleton(PrometheusBatchObserver, metrics_registry),
     )
     health_checks = providers.Singleton(_health_checks, queries, nats_client)
+    readiness_checks = providers.Singleton(_readiness_checks, health_checks, consumer)
+    http_metrics = providers.Singleton(HttpMetrics, metrics_registry)
+    runtime_gauges = providers.Singleton(RuntimeGauges, metrics_registry, VERSION)
+    gauge_sample_seconds = providers.Object(SAMPLE_SECONDS)
+    gauge_sampler = providers.Singleton(
+        GaugeSampler, runtime_gauges, nats_client, consumer, database, gauge_sample_seconds
+    )

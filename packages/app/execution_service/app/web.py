@@ -4,6 +4,7 @@ start and stop of everything it runs on (pool → NATS → consumer; the reverse
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 def create_app(container: Container) -> web.Application:
     # The container is the handlers' HttpServices: mypy checks here that it has every
     # provider they use, of the right type.
-    return build_app(container, container.settings().cors_origins)
+    return build_app(container, container.settings().cors_origins, metrics=container.http_metrics())
 
 
 def with_runtime(app: web.Application, container: Container) -> web.Application:
@@ -42,6 +43,9 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
         container.nats_client.override(providers.Object(nc))
         consumer = container.consumer()
         await consumer.start()
+        sampler = container.gauge_sampler()
+        await sampler.sample()  # the first scrape already has the lag
+        sampling = asyncio.create_task(sampler.run(), name="gauge-sampler")
         task = asyncio.create_task(consumer.run(), name="consumer")
         log.info("consuming %s from stream %s", container.subjects().events, consumer.stream)
         # What start-up made lives as long as the process: spare the collector scanning it
@@ -50,6 +54,9 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
         try:
             yield
         finally:
+            sampling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampling
             consumer.stop()  # finish and acknowledge the batch in hand
             await task
             await nc.close()

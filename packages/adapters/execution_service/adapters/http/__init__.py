@@ -1,7 +1,17 @@
 """HTTP: the REST API on aiohttp, validated and documented with aiohttp-apigami."""
 
-from execution_service.adapters.http import handlers
+from execution_service.adapters.http import handlers, health
 from execution_service.adapters.http.app import OPENAPI_URL, build_app
 from execution_service.adapters.http.handlers import HealthChecks, HttpServices
+from execution_service.adapters.http.metrics import METRICS_PATH, HttpMetrics
 
-__all__ = ["OPENAPI_URL", "HealthChecks", "HttpServices", "build_app", "handlers"]
+__all__ = [
+    "METRICS_PATH",
+    "OPENAPI_URL",
+    "HealthChecks",
+    "HttpMetrics",
+    "HttpServices",
+    "build_app",
+    "handlers",
+    "health",
+]

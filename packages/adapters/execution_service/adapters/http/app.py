@@ -12,16 +12,27 @@ from aiohttp_apigami.core import OpenApiVersion
 from execution_service.adapters.http.cors import cors
 from execution_service.adapters.http.errors import json_errors, validation_error
 from execution_service.adapters.http.handlers import SERVICES, HttpServices, add_routes
+from execution_service.adapters.http.health import add_health_routes
+from execution_service.adapters.http.metrics import HttpMetrics
 
 OPENAPI_URL = "/api/docs/swagger.json"
 
 
 def build_app(
-    services: HttpServices, cors_origins: Sequence[str] = ("*",), version: str = "1.0.0"
+    services: HttpServices,
+    cors_origins: Sequence[str] = ("*",),
+    version: str = "1.0.0",
+    metrics: HttpMetrics | None = None,
 ) -> web.Application:
-    app = web.Application(middlewares=[cors(cors_origins), json_errors, validation_middleware])
+    observe = [metrics.middleware] if metrics else []
+    app = web.Application(
+        middlewares=[*observe, cors(cors_origins), json_errors, validation_middleware]
+    )
     app[SERVICES] = services
     add_routes(app)
+    add_health_routes(app)
+    if metrics:
+        metrics.add_route(app)  # undocumented: apigami lists only routes with @docs
     setup_aiohttp_apispec(
         app,
         title="Execution Service",

@@ -3,10 +3,8 @@ app hands to `build_app`; this adapter never imports the app, nor knows how it b
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -57,9 +55,11 @@ class HttpServices(Protocol):
     @property
     def health_checks(self) -> Callable[[], HealthChecks]: ...
 
+    @property
+    def readiness_checks(self) -> Callable[[], HealthChecks]: ...
+
 
 SERVICES = web.AppKey[HttpServices]("services")
-HEALTH_TIMEOUT_SECONDS = 2.0
 _ERRORS = {
     400: {"schema": schemas.ErrorSchema, "description": "a parameter is malformed"},
     404: {"schema": schemas.ErrorSchema, "description": "unknown execution"},
@@ -180,35 +180,6 @@ async def dead_letters_handler(request: web.Request) -> web.Response:
     return _listing([serialize.dead_letter(d) for d in paged.items], paged)
 
 
-@docs(
-    tags=["operations"],
-    summary="Live checks of PostgreSQL and NATS",
-    responses={503: {"schema": schemas.HealthSchema, "description": "a check is down"}},
-)
-@response_schema(schemas.HealthSchema, 200, description="everything is up")
-async def health_handler(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    checks = services.health_checks()
-    results = await asyncio.gather(*(_check(check) for check in checks.values()))
-    statuses = dict(zip(checks, results, strict=True))
-    ok = all(s == "up" for s in statuses.values())
-    body = {
-        "status": "ok" if ok else "error",
-        "service": "execution-service",
-        "timestamp": serialize.iso(datetime.now(UTC)),
-        "checks": statuses,
-    }
-    return _json(body, status=200 if ok else 503)
-
-
-async def _check(check: Callable[[], Awaitable[object]]) -> str:
-    try:
-        result = await asyncio.wait_for(check(), HEALTH_TIMEOUT_SECONDS)
-    except Exception:  # noqa: BLE001 - down is down, whatever the reason
-        return "down"
-    return "down" if result is False else "up"
-
-
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/executions", list_executions_handler)
     app.router.add_get("/api/executions/{id}", get_execution_handler)
@@ -217,4 +188,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/executions/{id}/events", history_handler)
     app.router.add_get("/api/executions/{id}/retries", retries_handler)
     app.router.add_get("/api/dead-letters", dead_letters_handler)
-    app.router.add_get("/api/health", health_handler)

@@ -6,11 +6,13 @@ from execution_service.adapters.nats.consumer import (
     EventConsumer,
 )
 from execution_service.adapters.nats.embedded import EmbeddedNats
+from execution_service.adapters.nats.lag import ConsumerLag, consumer_lag
 from execution_service.adapters.nats.publisher import NatsRetryPublisher
 from execution_service.adapters.nats.stream import bind_or_create_stream, find_stream
 from execution_service.adapters.nats.subjects import Subjects
 
 __all__ = [
+    "ConsumerLag",
     "ConsumerSettings",
     "ConsumerStats",
     "EmbeddedNats",
@@ -18,5 +20,6 @@ __all__ = [
     "NatsRetryPublisher",
     "Subjects",
     "bind_or_create_stream",
+    "consumer_lag",
     "find_stream",
 ]

@@ -32,6 +32,7 @@ from execution_service.domain import (
     record_events,
 )
 from execution_service.domain.events import MAX_EVENT_BYTES
+from execution_service.domain.observation import BatchObserver, UnobservedBatches
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -72,6 +73,7 @@ class EventConsumer:
         store: ExecutionStore,
         subjects: Subjects,
         settings: ConsumerSettings | None = None,
+        observer: BatchObserver | None = None,
     ) -> None:
         self._nc = nc
         self._store = store
@@ -82,6 +84,8 @@ class EventConsumer:
         self._subs: list[JetStreamContext.PullSubscription] = []
         self._stopping = asyncio.Event()
         self._backoff = 0.0
+        self._observer: BatchObserver = observer or UnobservedBatches()
+        self.running = False  # run() is consuming: readiness asks this
 
     async def start(self) -> None:
         s = self.settings
@@ -110,9 +114,11 @@ class EventConsumer:
         """Consume until stop(); never dies of a bad message or a passing failure."""
         if not self._subs:
             raise RuntimeError("start() the consumer before running it")
+        self.running = True
         try:
             await asyncio.gather(*(self._loop(sub) for sub in self._subs))
         finally:
+            self.running = False
             await self._close()
 
     async def _loop(self, sub: JetStreamContext.PullSubscription) -> None:
@@ -134,7 +140,15 @@ class EventConsumer:
                 await self._sleep(1.0)
 
     async def handle(self, messages: Sequence[Msg]) -> None:
+        started = time.perf_counter()
         raw = [self._raw(m) for m in messages]
+        self._observer.batch_fetched(len(messages), _redelivered(messages))
+        try:
+            await self._record(messages, raw)
+        finally:
+            self._observer.batch_finished(time.perf_counter() - started)
+
+    async def _record(self, messages: Sequence[Msg], raw: Sequence[RawMessage]) -> None:
         started = time.perf_counter()
         try:
             report = await record_events(self._store, raw, self.settings.max_event_bytes)
@@ -170,6 +184,7 @@ class EventConsumer:
                     await msg.nak(delay=self._next_backoff())
                     continue
                 self.stats.dead_lettered_after_failures += 1
+                self._observer.dead_lettered_after_failures(1)
                 log.error("dead-lettered %s after %d deliveries: %r", letter.key, delivered, exc)
                 await self._publish_dead_letter(message, reason)
                 await msg.ack()
@@ -184,6 +199,7 @@ class EventConsumer:
             await self._publish_dead_letter(message, letter.reason)
         for msg in messages:
             await msg.ack()
+        self._observer.batch_recorded([m.subject for m in raw], report)
         self.stats.batches += 1
         self.stats.applied += report.count(Outcome.APPLIED)
         self.stats.duplicates += report.count(Outcome.DUPLICATE)
@@ -255,6 +271,13 @@ class EventConsumer:
             await self._nc.flush(timeout=5)  # acks are fire-and-forget: make them go out
         except Exception as exc:  # noqa: BLE001
             log.warning("closing the consumer: %r", exc)
+
+
+def _redelivered(messages: Sequence[Msg]) -> int:
+    try:
+        return sum(1 for m in messages if m.metadata.num_delivered > 1)
+    except Exception:  # noqa: BLE001 - not JetStream messages: none was delivered before
+        return 0
 
 
 def _rejected(

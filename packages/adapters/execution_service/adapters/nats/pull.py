@@ -20,6 +20,7 @@ import json
 import logging
 
 import attrs
+
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription

@@ -5,6 +5,7 @@ from execution_service.adapters.postgres.migrations import (
     apply_migrations,
     rollback_migrations,
 )
+from execution_service.adapters.postgres.pool import pool_in_use
 from execution_service.adapters.postgres.store import PostgresStore, create_database
 from execution_service.adapters.postgres.url import BadDatabaseUrl, PostgresUrl
 
@@ -15,5 +16,6 @@ __all__ = [
     "PostgresUrl",
     "apply_migrations",
     "create_database",
+    "pool_in_use",
     "rollback_migrations",
 ]

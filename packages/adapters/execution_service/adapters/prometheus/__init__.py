@@ -1,0 +1,7 @@
+"""Prometheus: the consumer's figures (the BatchObserver port) and the process's gauges, on
+one CollectorRegistry per application."""
+
+from execution_service.adapters.prometheus.consumer import PrometheusBatchObserver
+from execution_service.adapters.prometheus.runtime import RuntimeGauges
+
+__all__ = ["PrometheusBatchObserver", "RuntimeGauges"]
