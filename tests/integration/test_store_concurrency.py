@@ -1,12 +1,15 @@
 """Two replicas record overlapping halves of the same histories at the same time, each on its
-own connection: the rows end exactly as one writer in order would leave them."""
+own connection: the rows end exactly as one writer in order would leave them, and their times
+read in order."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import asyncpg
 import pytest
 from databases import Database
 
@@ -14,7 +17,7 @@ from execution_service.adapters.memory import MemoryStore
 from execution_service.adapters.postgres import PostgresStore, create_database
 from execution_service.adapters.system import FixedClock
 from execution_service.domain import Outcome, RawMessage, record_events
-from support.events import history
+from support.events import history, message
 from support.postgres import fresh_database, reset
 from support.snapshots import snapshot
 
@@ -61,3 +64,50 @@ async def replica(store: PostgresStore, delivered: list[RawMessage]) -> int:
         report = await record_events(store, delivered[start : start + 11])
         applied += report.count(Outcome.APPLIED)
     return applied
+
+
+async def test_updated_at_is_never_before_created_at_with_two_batches_in_flight(
+    databases: tuple[Database, Database],
+) -> None:
+    """The first batch's transaction begins, then waits; meanwhile a second creates the row and
+    commits; then the first updates it."""
+    first, second = (PostgresStore(database) for database in databases)
+    completed = message("execution.completed", {"executionId": "e1"}, ms=9)
+    started = message("execution.started", {"executionId": "e1", "workflowId": "w"}, ms=0)
+    # a connection of its own (a pool's would be shared with this task's other work)
+    blocker = await asyncpg.connect(str(databases[0].url))
+    try:
+        # an uncommitted insert of the first batch's event key holds that batch at its start
+        await blocker.execute("BEGIN")
+        await blocker.execute(
+            """INSERT INTO execution_events (event_key, execution_id, subject, occurred_at,
+                   payload) VALUES ($1, 'e1', 'execution.completed', now(), '')""",
+            json.loads(completed.data)["eventId"],
+        )
+        held = asyncio.ensure_future(record_events(first, [completed]))
+        await _until(lambda: _waiting_for_a_lock(blocker))
+        await record_events(second, [started])
+        await blocker.execute("ROLLBACK")
+        report = await held
+    finally:
+        await blocker.close()
+    assert report.count(Outcome.APPLIED) == 1
+    view = await first.execution("e1")
+    assert view is not None and view.status.value == "COMPLETED"
+    assert view.updated_at >= view.created_at, (view.created_at, view.updated_at)
+
+
+async def _waiting_for_a_lock(conn: asyncpg.Connection) -> bool:
+    return bool(
+        await conn.fetchval(
+            """SELECT count(*) FROM pg_stat_activity
+               WHERE datname = current_database() AND wait_event_type = 'Lock'"""
+        )
+    )
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], seconds: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
