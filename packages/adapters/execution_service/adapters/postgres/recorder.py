@@ -25,6 +25,7 @@ from execution_service.adapters.postgres.rows import (
     NODE_RUN_IN,
     Stamps,
     claim_record,
+    event_record,
     execution_record,
     node_run_record,
 )
@@ -76,7 +77,7 @@ async def _insert_events(raw: asyncpg.Connection, events: Sequence[Event]) -> fr
         """INSERT INTO execution_events (event_key, execution_id, subject, occurred_at, payload)
            SELECT * FROM unnest($1::event_in[])
            ON CONFLICT (event_key) DO NOTHING RETURNING event_key""",
-        [(e.key, e.execution_id, e.kind.value, e.timestamp, e.payload) for e in events],  # EVENT_IN
+        [event_record(e) for e in events],
     )
     return frozenset(r["event_key"] for r in rows)
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from execution_service.domain import Event
 from execution_service.domain.model import (
     BEFORE_EVERY_EVENT,
     Claim,
@@ -58,9 +59,7 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 def stamp(order: EventOrder) -> str:
-    if order == BEFORE_EVERY_EVENT:
-        return ""
-    return f"{(order.timestamp - _YEAR_ONE) // _MICROSECOND:018d}{order.key}"
+    return Stamps()[order]
 
 
 def event_order(stamp: str) -> EventOrder:
@@ -73,8 +72,17 @@ class Stamps(dict[EventOrder, str]):
     """Stamps made once per event order: a batch's registers mostly share a few events."""
 
     def __missing__(self, order: EventOrder) -> str:
-        made = self[order] = stamp(order)
+        if order == BEFORE_EVERY_EVENT:
+            made = ""
+        else:
+            made = f"{(order.timestamp - _YEAR_ONE) // _MICROSECOND:018d}{order.key}"
+        self[order] = made
         return made
+
+
+def event_record(e: Event) -> tuple[Any, ...]:
+    """In EVENT_IN order."""
+    return (e.key, e.execution_id, e.kind.value, e.timestamp, e.payload)
 
 
 def claim_record(c: Claim, stamps: Stamps) -> tuple[Any, ...]:
@@ -103,12 +111,11 @@ def node_run_record(run_id: str, run: NodeRun, stamps: Stamps) -> tuple[Any, ...
     )  # fmt: skip
 
 
-def _values(stamps: Stamps, *registers: Reg[Any] | None) -> tuple[Any, ...]:
+def _values(stamps: Stamps, *registers: Reg[Any] | None) -> list[Any]:
     """The registers' values, then their stamps."""
-    return (
-        *(None if r is None else r.value for r in registers),
-        *(None if r is None else stamps[r.set_by] for r in registers),
-    )
+    values = [None if r is None else r.value for r in registers]
+    values += [None if r is None else stamps[r.set_by] for r in registers]
+    return values
 
 
 def execution_row(execution: Execution) -> dict[str, Any]:
