@@ -16,7 +16,7 @@ from databases import Database
 from execution_service.adapters.memory import MemoryStore
 from execution_service.adapters.postgres import PostgresStore, create_database
 from execution_service.adapters.system import FixedClock
-from execution_service.domain import Outcome, RawMessage, record_events
+from execution_service.domain import Outcome, Page, RawMessage, record_events
 from support.events import history, message
 from support.postgres import fresh_database, reset
 from support.snapshots import snapshot
@@ -69,11 +69,15 @@ async def replica(store: PostgresStore, delivered: list[RawMessage]) -> int:
 async def test_updated_at_is_never_before_created_at_with_two_batches_in_flight(
     databases: tuple[Database, Database],
 ) -> None:
-    """The first batch's transaction begins, then waits; meanwhile a second creates the row and
-    commits; then the first updates it."""
+    """The first batch's transaction begins, then waits; meanwhile a second creates the rows
+    (an execution, a node run, a dead letter) and commits; then the first updates them."""
     first, second = (PostgresStore(database) for database in databases)
     completed = message("execution.completed", {"executionId": "e1"}, ms=9)
     started = message("execution.started", {"executionId": "e1", "workflowId": "w"}, ms=0)
+    node = {"executionId": "e1", "nodeId": "n1"}
+    node_started = message("execution.node.started", node, ms=1)
+    node_completed = message("execution.node.completed", node, ms=2)
+    poison = message("execution.failed", {"executionId": 42}, event_id="poison")
     # a connection of its own (a pool's would be shared with this task's other work)
     blocker = await asyncpg.connect(str(databases[0].url))
     try:
@@ -84,17 +88,23 @@ async def test_updated_at_is_never_before_created_at_with_two_batches_in_flight(
                    payload) VALUES ($1, 'e1', 'execution.completed', now(), '')""",
             json.loads(completed.data)["eventId"],
         )
-        held = asyncio.ensure_future(record_events(first, [completed]))
+        held = asyncio.ensure_future(record_events(first, [completed, node_completed, poison]))
         await _until(lambda: _waiting_for_a_lock(blocker))
-        await record_events(second, [started])
+        await record_events(second, [started, node_started, poison])
         await blocker.execute("ROLLBACK")
         report = await held
     finally:
         await blocker.close()
-    assert report.count(Outcome.APPLIED) == 1
+    assert report.count(Outcome.APPLIED) == 2
     view = await first.execution("e1")
     assert view is not None and view.status.value == "COMPLETED"
     assert view.updated_at >= view.created_at, (view.created_at, view.updated_at)
+    (run,) = (await first.node_runs("e1", Page(1, 10))).items
+    assert run.status.value == "COMPLETED"
+    assert run.updated_at >= run.created_at, (run.created_at, run.updated_at)
+    (letter,) = (await first.dead_letters(Page(1, 10))).items
+    assert letter.count == 2
+    assert letter.last_seen >= letter.first_seen, (letter.first_seen, letter.last_seen)
 
 
 async def _waiting_for_a_lock(conn: asyncpg.Connection) -> bool:
