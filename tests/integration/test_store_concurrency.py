@@ -104,6 +104,7 @@ async def test_updated_at_is_never_before_created_at_with_two_batches_in_flight(
     assert run.updated_at >= run.created_at, (run.created_at, run.updated_at)
     (letter,) = (await first.dead_letters(Page(1, 10))).items
     assert letter.count == 2
+    assert letter.first_seen is not None and letter.last_seen is not None
     assert letter.last_seen >= letter.first_seen, (letter.first_seen, letter.last_seen)
 
 
