@@ -32,14 +32,13 @@ from common import T0, cpu_seconds, servers_cpu, since
 from execution_service.adapters.nats import EmbeddedNats
 from execution_service.adapters.nats.embedded import free_port
 from execution_service.adapters.postgres import PostgresUrl
-from execution_service.domain import Event, EventKind, Status, fold
-from execution_service.domain.model import node_run_id
-from execution_service.domain.snapshots import (
-    EXECUTION_COLUMNS,
-    NODE_RUN_COLUMNS,
+from execution_service.adapters.postgres.rows import (
+    EXECUTION_IN,
+    NODE_RUN_IN,
     execution_row,
     node_run_row,
 )
+from execution_service.domain import Event, EventKind, Status, fold
 from support.postgres import fresh_database
 
 
@@ -74,21 +73,20 @@ async def seed(url: PostgresUrl, executions: int) -> None:
             for k, v in row.items()
         )  # fmt: skip
 
-    node_run_columns = ["id", *NODE_RUN_COLUMNS]
     for start in range(0, executions, 10_000):
         state = fold(e for n in range(start, min(start + 10_000, executions)) for e in _events(n))
         await conn.copy_records_to_table(
             "executions",
             records=[record(execution_row(e)) for e in state.executions.values()],
-            columns=list(EXECUTION_COLUMNS),
+            columns=list(EXECUTION_IN),
         )
         await conn.copy_records_to_table(
             "execution_logs",
             records=[
-                (uuid.UUID(node_run_id(k)), *record(node_run_row(r)))
-                for k, r in state.node_runs.items()
+                (uuid.UUID(row[0]), *row[1:])
+                for row in (record(node_run_row(r)) for r in state.node_runs.values())
             ],
-            columns=node_run_columns,
+            columns=list(NODE_RUN_IN),
         )
     await conn.execute("ANALYZE")
     await conn.close()

@@ -16,13 +16,14 @@ from execution_service.adapters.postgres import (
     rollback_migrations,
 )
 from execution_service.adapters.postgres.migrations import migrations_dir
-from execution_service.domain import Event, Execution, NodeRun, fold, parse_message
-from execution_service.domain.snapshots import (
+from execution_service.adapters.postgres.rows import (
     EXECUTION_REGISTERS,
     NODE_RUN_REGISTERS,
     execution_from_row,
     node_run_from_row,
+    stamp,
 )
+from execution_service.domain import Event, Execution, NodeRun, fold, parse_message
 from support.events import history, message
 from support.postgres import fresh_database
 
@@ -32,17 +33,19 @@ def tables(url: PostgresUrl, schema: str = "public") -> set[str]:
 
 
 def layout(url: PostgresUrl, schema: str = "public") -> set[tuple[str, ...]]:
-    """Tables, columns with their types and collations, indexes, constraints and triggers."""
+    """Tables, columns with their types, collations and defaults, indexes, constraints and
+    triggers."""
     with psycopg.connect(url.url()) as conn:
         rows = conn.execute(
             """SELECT table_name, column_name, data_type, coalesce(collation_name, ''),
-                      coalesce(generation_expression, '')
+                      coalesce(generation_expression, ''), coalesce(column_default, '')
                FROM information_schema.columns WHERE table_schema = %(s)s
-               UNION ALL SELECT tablename, indexdef, '', '', '' FROM pg_indexes
+               UNION ALL SELECT tablename, indexdef, '', '', '', '' FROM pg_indexes
                WHERE schemaname = %(s)s
-               UNION ALL SELECT conrelid::regclass::text, pg_get_constraintdef(oid), '', '', ''
+               UNION ALL SELECT conrelid::regclass::text, pg_get_constraintdef(oid), '', '', '',
+                                ''
                FROM pg_constraint WHERE connamespace = %(s)s::regnamespace
-               UNION ALL SELECT event_object_table, trigger_name, '', '', ''
+               UNION ALL SELECT event_object_table, trigger_name, '', '', '', ''
                FROM information_schema.triggers WHERE trigger_schema = %(s)s""",
             {"s": schema},
         ).fetchall()
@@ -94,20 +97,20 @@ _OLD_NODE_RUN = ("id", "execution_id", "node_id", "attempt", "node_type", "node_
                  "duration", "provenance")  # fmt: skip
 
 
-def _old_stamp(stamp: str) -> list[Any]:
-    return [int(stamp[:18]) - _EPOCH_IN_YEAR_ONE_US, stamp[18:]]
+def _old_stamp(new: str) -> list[Any]:
+    return [int(new[:18]) - _EPOCH_IN_YEAR_ONE_US, new[18:]]
 
 
 def _old_row(state: Execution | NodeRun, registers: tuple[str, ...]) -> dict[str, Any]:
     claim = state.claim
-    stamp = _old_stamp(claim.stamp) if claim.rank else [0, ""]
-    old_claim = [claim.attempt, claim.rank, *stamp, claim.duration]
+    decided_by = _old_stamp(stamp(claim.decided_by)) if claim.phase else [0, ""]
+    old_claim = [claim.attempt, int(claim.phase), *decided_by, claim.duration]
     provenance: dict[str, Any] = {"claim": old_claim}
     for name in registers:
         reg = getattr(state, name)
         if reg is not None:
-            provenance[name] = _old_stamp(reg.stamp)
-    row = state.values() | {"provenance": provenance}
+            provenance[name] = _old_stamp(stamp(reg.set_by))
+    row = state.visible_fields() | {"provenance": provenance}
     row["status"] = row["status"].value
     return {k: Jsonb(v) if k in ("input", "output", "metadata", "provenance") else v
             for k, v in row.items()}  # fmt: skip
@@ -127,13 +130,13 @@ def test_0003_keeps_the_state_of_rows_written_before_it_and_gives_it_back() -> N
     state = fold(e for e in map(parse_message, messages) if isinstance(e, Event))
     with fresh_database(migrate=False) as url:
         apply_migrations(url)
-        assert rollback_migrations(url, count=1) == ["0003_set_wise_merge"]
+        rollback_migrations(url, count=len(applied_since_0003(url)))
         old_executions = [_old_row(e, EXECUTION_REGISTERS) for e in state.executions.values()]
         old_runs = [_old_row(r, NODE_RUN_REGISTERS) for r in state.node_runs.values()]
         with psycopg.connect(url.url(), row_factory=dict_row) as conn:
             _insert(conn, "executions", _OLD_EXECUTION, old_executions)
             _insert(conn, "execution_logs", _OLD_NODE_RUN, old_runs)
-        assert apply_migrations(url) == ["0003_set_wise_merge"]
+        assert apply_migrations(url)[0] == "0003_set_wise_merge"
         with psycopg.connect(url.url(), row_factory=dict_row) as conn:
             executions = conn.execute("SELECT * FROM executions").fetchall()
             runs = conn.execute("SELECT * FROM execution_logs").fetchall()
@@ -142,7 +145,9 @@ def test_0003_keeps_the_state_of_rows_written_before_it_and_gives_it_back() -> N
                 for r in runs} == state.node_runs  # fmt: skip
         derived = {r["id"]: r["duration"] for r in executions}
         assert derived == {i: e.duration for i, e in state.executions.items()}
-        assert rollback_migrations(url, count=1) == ["0003_set_wise_merge"]
+        assert rollback_migrations(url, count=len(applied_since_0003(url)))[-1] == (
+            "0003_set_wise_merge"
+        )
         with psycopg.connect(url.url(), row_factory=dict_row) as conn:
             back = conn.execute("SELECT id, provenance, duration FROM executions").fetchall()
             back_runs = conn.execute("SELECT id, provenance FROM execution_logs").fetchall()
@@ -152,3 +157,10 @@ def test_0003_keeps_the_state_of_rows_written_before_it_and_gives_it_back() -> N
         assert {str(r["id"]): r["provenance"] for r in back_runs} == {
             r["id"]: r["provenance"].obj for r in old_runs
         }
+
+
+def applied_since_0003(url: PostgresUrl) -> list[str]:
+    """0003 and every migration after it, as applied."""
+    with psycopg.connect(url.url()) as conn:
+        rows = conn.execute("SELECT migration_id FROM _yoyo_migration ORDER BY migration_id")
+        return [m for (m,) in rows if m >= "0003"]

@@ -9,6 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from execution_service.adapters.memory import FixedClock, MemoryStore
+from execution_service.adapters.postgres.rows import (
+    execution_from_row,
+    execution_row,
+    node_run_from_row,
+    node_run_row,
+)
 from execution_service.domain import (
     Event,
     Page,
@@ -19,12 +25,6 @@ from execution_service.domain import (
     record_events,
 )
 from execution_service.domain.model import node_run_id
-from execution_service.domain.snapshots import (
-    execution_from_row,
-    execution_row,
-    node_run_from_row,
-    node_run_row,
-)
 from support.histories import histories, shuffled_with_duplicates
 
 
@@ -57,7 +57,7 @@ def test_folding_in_two_parts_equals_folding_at_once(data: st.DataObject) -> Non
 @given(st.data())
 def test_joining_the_states_of_two_parts_equals_folding_at_once(data: st.DataObject) -> None:
     """What the PostgreSQL store does: join a batch's own state into the stored row (in SQL,
-    column by column, from the rows snapshots.py makes)."""
+    column by column, from the rows adapters/postgres/rows.py makes)."""
     history = data.draw(shuffled_with_duplicates(data.draw(histories())))
     cut = data.draw(st.integers(0, len(history)))
     first, second, whole = (

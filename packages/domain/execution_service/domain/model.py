@@ -9,15 +9,17 @@ folds to the same state, and a store can merge a batch into the state it persist
 from __future__ import annotations
 
 import enum
-import hashlib
-import uuid
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import attrs
 
 from execution_service.domain.events import JSON, Event, EventKind
+from execution_service.domain.identity import NodeRunKey, node_run_id
+
+T = TypeVar("T")
 
 
 class Status(enum.Enum):
@@ -26,8 +28,6 @@ class Status(enum.Enum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
-
-    __hash__ = object.__hash__  # members are singletons; Enum's own hashes the name in Python
 
     @property
     def is_terminal(self) -> bool:
@@ -41,42 +41,59 @@ _TERMINAL_STATUS = {
     EventKind.EXECUTION_FAILED: Status.FAILED,
     EventKind.EXECUTION_CANCELLED: Status.CANCELLED,
 }
-_YEAR_ONE = datetime(1, 1, 1, tzinfo=UTC)
-_MICROSECOND = datetime.resolution
 _MILLISECOND = datetime.resolution * 1000
 
-# A total order on events: their timestamp, then their key. As a string — 18 digits of µs
-# since 0001-01-01, then the key — so that it compares as one value, in Python (by code point)
-# and in a database (collation "C" on UTF-8 compares bytes, which is the same order).
-Stamp = str
-_NO_STAMP: Stamp = ""  # below every event's
+
+class EventOrder(NamedTuple):
+    """A total order on events: their timestamp, then their key. A tuple, so that the fold's
+    many comparisons stay in C."""
+
+    timestamp: datetime
+    key: str
+
+    @classmethod
+    def of(cls, event: Event) -> EventOrder:
+        return cls(event.timestamp, event.key)
 
 
-def stamp(event: Event) -> Stamp:
-    return f"{(event.timestamp - _YEAR_ONE) // _MICROSECOND:018d}{event.key}"
+# Below every event's order: what a claim no single event decides carries.
+BEFORE_EVERY_EVENT = EventOrder(datetime.min.replace(tzinfo=UTC), "")
 
 
 @attrs.frozen
-class Reg:
-    """A value and the stamp of the event that set it."""
+class Reg(Generic[T]):
+    """A value and the order of the event that set it."""
 
-    stamp: Stamp
-    value: Any
+    set_by: EventOrder
+    value: T
 
 
-def _earliest(current: Reg | None, at: Stamp, value: Any) -> Reg | None:
+def _with_earlier(current: Reg[T] | None, at: EventOrder, value: T | None) -> Reg[T] | None:
+    """The register after an event (of order `at`) that says `value`; None says nothing."""
     if value is None:
         return current
-    if current is None or at < current.stamp:
+    if current is None or at < current.set_by:
         return Reg(at, value)
     return current
 
 
-def _first(one: Reg | None, other: Reg | None) -> Reg | None:
+def _earlier_of(one: Reg[T] | None, other: Reg[T] | None) -> Reg[T] | None:
     """The join of two registers: the value of the earlier event."""
-    if one is None or (other is not None and other.stamp < one.stamp):
+    if one is None or (other is not None and other.set_by < one.set_by):
         return other
     return one
+
+
+def _value(reg: Reg[T] | None) -> T | None:
+    return None if reg is None else reg.value
+
+
+class Phase(enum.IntEnum):
+    """How far a claim says its attempt went; a later phase outranks an earlier one."""
+
+    NOTHING = -1  # no event said anything: below every claim
+    RUNNING = 0
+    TERMINAL = 1
 
 
 @attrs.frozen
@@ -85,8 +102,8 @@ class Claim:
     then the later timestamp, then the greater event key."""
 
     attempt: int
-    rank: int  # 0 running, 1 terminal
-    stamp: Stamp
+    phase: Phase
+    decided_by: EventOrder  # BEFORE_EVERY_EVENT unless terminal
     status: Status
     at: datetime | None = None  # when a terminal status was reached
     error: str | None = None
@@ -94,19 +111,19 @@ class Claim:
     duration: int | None = None  # as the event reported it
 
     @property
-    def order(self) -> tuple[int, int, Stamp]:
-        return (self.attempt, self.rank, self.stamp)
+    def precedence(self) -> tuple[int, Phase, EventOrder]:
+        return (self.attempt, self.phase, self.decided_by)
 
     @classmethod
-    def of(cls, event: Event, at: Stamp) -> Claim:
-        """The claim an event (of stamp `at`) makes on its own subject (a node event on its
+    def of(cls, event: Event, at: EventOrder) -> Claim:
+        """The claim an event (of order `at`) makes on its own subject (a node event on its
         node run)."""
         status = _TERMINAL_STATUS.get(event.kind)
         if status is None:
             return cls.running(event.attempt)
         return cls(
             event.attempt,
-            1,
+            Phase.TERMINAL,
             at,
             status,
             at=event.at,
@@ -116,27 +133,25 @@ class Claim:
         )
 
     @classmethod
-    def on_execution(cls, event: Event, at: Stamp) -> Claim:
+    def on_execution(cls, event: Event, at: EventOrder) -> Claim:
         """A node event says only that its execution's attempt is running."""
         if event.kind.is_node:
             return cls.running(event.attempt)
         return cls.of(event, at)
 
-    @classmethod
-    def running(cls, attempt: int) -> Claim:
-        """Every report that an attempt is running says the same thing, so they are equal:
-        a stream of node events leaves a running execution as it was."""
-        claim = _RUNNING.get(attempt)
-        if claim is None:
-            claim = _RUNNING[attempt] = cls(attempt, 0, _NO_STAMP, Status.RUNNING)
-        return claim
+    @staticmethod
+    def running(attempt: int) -> Claim:
+        """Every report that an attempt is running says the same thing, so they are equal: a
+        stream of node events leaves a running execution as it was. The one place that says
+        what "attempt n is running" is; stores write it from here."""
+        return _running(attempt)
 
     def join(self, other: Claim) -> Claim:
-        return other if other.order > self.order else self
+        return other if other.precedence > self.precedence else self
 
     def duration_since(self, started: datetime | None) -> int | None:
         """Duration in ms: the event's own, else the span from the start; never negative."""
-        if self.rank == 0:
+        if self.phase is not Phase.TERMINAL:
             return None
         if self.duration is not None:
             return self.duration
@@ -145,24 +160,24 @@ class Claim:
         return max(0, (self.at - started) // _MILLISECOND)
 
 
-_RUNNING: dict[int, Claim] = {}  # one running claim per attempt, made once
-_NOTHING = Claim(0, -1, _NO_STAMP, Status.PENDING)  # below every claim: what no event says
+@functools.lru_cache(maxsize=256)  # made once per live attempt rather than per node report
+def _running(attempt: int) -> Claim:
+    return Claim(attempt, Phase.RUNNING, BEFORE_EVERY_EVENT, Status.RUNNING)
 
 
-def _value(reg: Reg | None) -> Any:
-    return None if reg is None else reg.value
+_NOTHING = Claim(0, Phase.NOTHING, BEFORE_EVERY_EVENT, Status.PENDING)
 
 
 @attrs.frozen
 class Execution:
     id: str
     claim: Claim
-    workflow_id: Reg | None = None
-    user_id: Reg | None = None
-    started_at: Reg | None = None
-    input: Reg | None = None
-    metadata: Reg | None = None
-    retry_of: Reg | None = None
+    workflow_id: Reg[str] | None = None
+    user_id: Reg[str] | None = None
+    started_at: Reg[datetime] | None = None
+    input: Reg[JSON] | None = None
+    metadata: Reg[JSON] | None = None
+    retry_of: Reg[str] | None = None
 
     @property
     def status(self) -> Status:
@@ -176,7 +191,12 @@ class Execution:
     def duration(self) -> int | None:
         return self.claim.duration_since(_value(self.started_at))
 
-    def apply(self, event: Event, at: Stamp) -> Execution:
+    @property
+    def says_only_running(self) -> bool:
+        """All that node reports alone say of an execution: its attempt is running."""
+        return self == Execution(self.id, Claim.running(self.attempt))
+
+    def apply(self, event: Event, at: EventOrder) -> Execution:
         if event.kind.is_node:
             if event.workflow_id is None and event.user_id is None:
                 if event.attempt <= self.claim.attempt:
@@ -187,12 +207,12 @@ class Execution:
         return Execution(
             self.id,
             claim=self.claim.join(Claim.on_execution(event, at)),
-            workflow_id=_earliest(self.workflow_id, at, event.workflow_id),
-            user_id=_earliest(self.user_id, at, event.user_id),
-            started_at=_earliest(self.started_at, at, event.at if started else None),
-            input=_earliest(self.input, at, event.input if started else None),
-            metadata=_earliest(self.metadata, at, event.metadata if started else None),
-            retry_of=_earliest(self.retry_of, at, event.retry_of if started else None),
+            workflow_id=_with_earlier(self.workflow_id, at, event.workflow_id),
+            user_id=_with_earlier(self.user_id, at, event.user_id),
+            started_at=_with_earlier(self.started_at, at, event.at if started else None),
+            input=_with_earlier(self.input, at, event.input if started else None),
+            metadata=_with_earlier(self.metadata, at, event.metadata if started else None),
+            retry_of=_with_earlier(self.retry_of, at, event.retry_of if started else None),
         )
 
     def join(self, other: Execution) -> Execution:
@@ -201,19 +221,19 @@ class Execution:
         return Execution(
             self.id,
             claim=self.claim.join(other.claim),
-            workflow_id=_first(self.workflow_id, other.workflow_id),
-            user_id=_first(self.user_id, other.user_id),
-            started_at=_first(self.started_at, other.started_at),
-            input=_first(self.input, other.input),
-            metadata=_first(self.metadata, other.metadata),
-            retry_of=_first(self.retry_of, other.retry_of),
+            workflow_id=_earlier_of(self.workflow_id, other.workflow_id),
+            user_id=_earlier_of(self.user_id, other.user_id),
+            started_at=_earlier_of(self.started_at, other.started_at),
+            input=_earlier_of(self.input, other.input),
+            metadata=_earlier_of(self.metadata, other.metadata),
+            retry_of=_earlier_of(self.retry_of, other.retry_of),
         )
 
     @classmethod
-    def first(cls, event: Event, at: Stamp) -> Execution:
+    def from_event(cls, event: Event, at: EventOrder) -> Execution:
         return cls(event.execution_id, _NOTHING).apply(event, at)
 
-    def values(self) -> dict[str, Any]:
+    def visible_fields(self) -> dict[str, Any]:
         """The fields readers see, by their domain names."""
         return {
             "id": self.id,
@@ -232,32 +252,15 @@ class Execution:
         }
 
 
-NodeRunKey = tuple[str, str, int]  # (execution id, node id, attempt)
-_NODE_RUN_NAMESPACE = uuid.UUID("0b0e3a36-8e55-4f0e-a1d2-6a3b8d0c9e17")
-
-
-_NAMESPACE_BYTES = _NODE_RUN_NAMESPACE.bytes
-_VARIANT = {f"{n:x}": f"{n & 0x3 | 0x8:x}" for n in range(16)}
-
-
-def node_run_id(key: NodeRunKey) -> str:
-    """A stable id, so a rebuilt node run keeps the id clients saw: the UUID version 5 of the
-    key (str(uuid.uuid5(…)), spelled out, because the store computes one per node report)."""
-    execution_id, node_id, attempt = key
-    name = f"{execution_id}\0{node_id}\0{attempt}".encode()
-    h = hashlib.sha1(_NAMESPACE_BYTES + name).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
-
-
 @attrs.frozen
 class NodeRun:
     execution_id: str
     node_id: str
     claim: Claim
-    node_type: Reg | None = None
-    node_name: Reg | None = None
-    input: Reg | None = None
-    started_at: Reg | None = None
+    node_type: Reg[str] | None = None
+    node_name: Reg[str] | None = None
+    input: Reg[JSON] | None = None
+    started_at: Reg[datetime] | None = None
 
     @property
     def attempt(self) -> int:
@@ -275,16 +278,16 @@ class NodeRun:
     def duration(self) -> int | None:
         return self.claim.duration_since(_value(self.started_at))
 
-    def apply(self, event: Event, at: Stamp) -> NodeRun:
+    def apply(self, event: Event, at: EventOrder) -> NodeRun:
         started = event.kind is EventKind.NODE_STARTED
         return NodeRun(
             self.execution_id,
             self.node_id,
             claim=self.claim.join(Claim.of(event, at)),
-            node_type=_earliest(self.node_type, at, event.node_type),
-            node_name=_earliest(self.node_name, at, event.node_name if started else None),
-            input=_earliest(self.input, at, event.input if started else None),
-            started_at=_earliest(self.started_at, at, event.at if started else None),
+            node_type=_with_earlier(self.node_type, at, event.node_type),
+            node_name=_with_earlier(self.node_name, at, event.node_name if started else None),
+            input=_with_earlier(self.input, at, event.input if started else None),
+            started_at=_with_earlier(self.started_at, at, event.at if started else None),
         )
 
     def join(self, other: NodeRun) -> NodeRun:
@@ -293,18 +296,19 @@ class NodeRun:
             self.execution_id,
             self.node_id,
             claim=self.claim.join(other.claim),
-            node_type=_first(self.node_type, other.node_type),
-            node_name=_first(self.node_name, other.node_name),
-            input=_first(self.input, other.input),
-            started_at=_first(self.started_at, other.started_at),
+            node_type=_earlier_of(self.node_type, other.node_type),
+            node_name=_earlier_of(self.node_name, other.node_name),
+            input=_earlier_of(self.input, other.input),
+            started_at=_earlier_of(self.started_at, other.started_at),
         )
 
     @classmethod
-    def first(cls, event: Event, at: Stamp) -> NodeRun:
+    def from_event(cls, event: Event, at: EventOrder) -> NodeRun:
         assert event.node_id is not None
         return cls(event.execution_id, event.node_id, _NOTHING).apply(event, at)
 
-    def values(self) -> dict[str, Any]:
+    def visible_fields(self) -> dict[str, Any]:
+        """The fields readers see, by their domain names."""
         return {
             "id": node_run_id(self.key),
             "execution_id": self.execution_id,
@@ -342,15 +346,15 @@ def merge(
 ) -> None:
     """Merge events into the given states, in place (the store's hot path)."""
     for event in events:
-        at = stamp(event)
+        at = EventOrder(event.timestamp, event.key)
         current = executions.get(event.execution_id)
         executions[event.execution_id] = (
-            Execution.first(event, at) if current is None else current.apply(event, at)
+            Execution.from_event(event, at) if current is None else current.apply(event, at)
         )
         if event.kind.is_node:
             key = node_run_key(event)
             run = node_runs.get(key)
-            node_runs[key] = NodeRun.first(event, at) if run is None else run.apply(event, at)
+            node_runs[key] = NodeRun.from_event(event, at) if run is None else run.apply(event, at)
 
 
 def fold(events: Iterable[Event], into: Projection | None = None) -> Projection:

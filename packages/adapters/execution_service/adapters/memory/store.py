@@ -101,9 +101,11 @@ class MemoryStore:
             (
                 e
                 for e in self._executions.values()
-                if where.admits(e.status, e.values()["workflow_id"], e.values()["user_id"])
+                if where.admits(
+                    e.status, e.visible_fields()["workflow_id"], e.visible_fields()["user_id"]
+                )
             ),
-            key=lambda e: (_known(e.values()["started_at"]), e.id),
+            key=lambda e: (_known(e.visible_fields()["started_at"]), e.id),
             reverse=True,
         )
         return _paged([self._execution_view(e) for e in ordered], page)
@@ -112,7 +114,7 @@ class MemoryStore:
         self._check()
         runs = sorted(
             (r for r in self._node_runs.values() if r.execution_id == execution_id),
-            key=lambda r: (_unknown_last(r.values()["started_at"]), r.node_id, r.attempt),
+            key=lambda r: (_unknown_last(r.visible_fields()["started_at"]), r.node_id, r.attempt),
         )
         return _paged([self._node_run_view(r) for r in runs], page)
 
@@ -168,12 +170,12 @@ class MemoryStore:
         )
         created, updated = self._stamps[execution.id]
         return ExecutionView(
-            **execution.values(), nodes=counts, created_at=created, updated_at=updated
+            **execution.visible_fields(), nodes=counts, created_at=created, updated_at=updated
         )
 
     def _node_run_view(self, run: NodeRun) -> NodeRunView:
         created, updated = self._stamps[run.key]
-        return NodeRunView(**run.values(), created_at=created, updated_at=updated)
+        return NodeRunView(**run.visible_fields(), created_at=created, updated_at=updated)
 
 
 def _known(value: datetime | None) -> tuple[bool, Any]:

@@ -1,17 +1,22 @@
-"""PostgreSQL: the ExecutionStore, its schema migrations, and DATABASE_URL handling."""
+"""PostgreSQL: the recorder and queries, their schema migrations, and DATABASE_URL handling."""
 
+from execution_service.adapters.postgres.database import create_database
 from execution_service.adapters.postgres.embedded import EmbeddedPostgres
 from execution_service.adapters.postgres.migrations import (
     apply_migrations,
     rollback_migrations,
 )
 from execution_service.adapters.postgres.pool import pool_in_use
-from execution_service.adapters.postgres.store import PostgresStore, create_database
+from execution_service.adapters.postgres.queries import PostgresQueries
+from execution_service.adapters.postgres.recorder import PostgresRecorder
+from execution_service.adapters.postgres.store import PostgresStore
 from execution_service.adapters.postgres.url import BadDatabaseUrl, PostgresUrl
 
 __all__ = [
     "BadDatabaseUrl",
     "EmbeddedPostgres",
+    "PostgresQueries",
+    "PostgresRecorder",
     "PostgresStore",
     "PostgresUrl",
     "apply_migrations",

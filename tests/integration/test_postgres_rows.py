@@ -1,0 +1,28 @@
+"""The row types the store sends (migrations) have exactly the adapter's columns, in order:
+asyncpg encodes a record by position, so a column out of place would land in another."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from execution_service.adapters.postgres.rows import EVENT_IN, EXECUTION_IN, NODE_RUN_IN
+from support.postgres import fresh_database
+
+
+@pytest.mark.parametrize(
+    ("row_type", "columns"),
+    [("execution_in", EXECUTION_IN), ("node_run_in", NODE_RUN_IN), ("event_in", EVENT_IN)],
+)
+def test_the_migrated_row_type_has_the_adapters_columns_in_order(
+    row_type: str, columns: tuple[str, ...]
+) -> None:
+    with fresh_database() as url, psycopg.connect(url.url()) as conn:
+        rows = conn.execute(
+            """SELECT attname FROM pg_attribute
+               WHERE attrelid = (SELECT typrelid FROM pg_type WHERE typname = %s)
+                 AND attnum > 0 AND NOT attisdropped
+               ORDER BY attnum""",
+            (row_type,),
+        ).fetchall()
+    assert tuple(name for (name,) in rows) == columns
