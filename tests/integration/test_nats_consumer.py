@@ -274,10 +274,17 @@ async def test_postgres_connections_killed_mid_stream_lose_nothing(
     assert await snapshot(store) == await expected(events)
 
 
-def test_subjects_are_local_to_the_prefix() -> None:
-    subjects = Subjects("t1.")
+@pytest.mark.parametrize("prefix", ["t1", "t1.", " t1.. "])
+def test_subjects_are_local_to_the_prefix_given_with_or_without_its_dot(prefix: str) -> None:
+    subjects = Subjects(prefix)
+    assert subjects.started == "t1.execution.started"
+    assert subjects.retry_requested == "t1.execution.retry.requested"
     assert subjects.local("t1.execution.started") == "execution.started"
     assert subjects.dead_letter("execution.started") == "t1.dlq.execution.started"
+
+
+def test_no_prefix_gives_the_contracts_subjects() -> None:
+    assert Subjects("").events == Subjects().events == "execution.>"
 
 
 class Allergic:

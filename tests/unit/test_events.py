@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from execution_service.domain import Event, EventKind, Ignored, RawMessage, Rejected, parse_message
+from execution_service.adapters.http import serialize
+from execution_service.domain import (
+    Event,
+    EventKind,
+    Ignored,
+    RawMessage,
+    Rejected,
+    RetryRequest,
+    parse_message,
+)
 from execution_service.domain.events import format_time, parse_time
 from support.events import message, raw
 
@@ -217,3 +226,11 @@ def test_format_time_writes_what_javascript_writes_and_parses_back() -> None:
     text = "2026-11-25T10:00:03.120Z"
     assert format_time(parse_time(text)) == text
     assert format_time(parse_time("2026-11-25T11:00:03.120999+01:00")) == text
+
+
+def test_a_retry_request_reads_the_same_time_published_and_served() -> None:
+    request = RetryRequest("e", 2, "n", None, None, datetime(2026, 11, 25, 10, 0, 3, 120999, UTC))
+    published = request.envelope()
+    served = serialize.retry_request(request)["requestedAt"]
+    assert published["data"]["requestedAt"] == published["timestamp"] == served
+    assert served == "2026-11-25T10:00:03.120Z"
