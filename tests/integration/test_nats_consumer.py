@@ -173,6 +173,26 @@ async def test_text_postgres_cannot_store_is_dead_lettered_at_once_and_its_batch
     assert await snapshot(store) == await expected(good)
 
 
+async def test_a_header_postgres_cannot_store_does_not_stop_its_dead_letter(
+    database: Database,
+) -> None:
+    bad = RawMessage("execution.started", b"not json", {"Nats-Msg-Id": "a\x00b"})
+    store = PostgresStore(database)
+    async with isolated_nats() as env:
+        consumer = EventConsumer(env.nc, store, env.subjects, env.settings)
+        await consumer.start()
+        await publish(env, [bad])
+        task = asyncio.create_task(consumer.run())
+        await wait_until(lambda: consumer.stats.rejected == 1, what="the dead letter")
+        deliveries = await settled(env, consumer.stream)
+        consumer.stop()
+        await task
+    assert deliveries == 1
+    (letter,) = (await store.dead_letters(Page(1, 10))).items
+    assert letter.payload == b"not json" and "not JSON" in letter.reason
+    assert letter.headers["Nats-Msg-Id"] == "a\ufffdb"
+
+
 async def test_an_empty_fetch_is_no_batch_and_logs_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
