@@ -24,7 +24,7 @@ from execution_service.domain import (
     record_events,
 )
 from execution_service.domain.views import RetryRequest
-from support.events import at, message
+from support.events import Workflow, at, message
 from support.histories import histories, shuffled_with_duplicates
 from support.snapshots import snapshot
 
@@ -32,22 +32,16 @@ from .conftest import StoreFactory
 
 
 def workflow(execution: str, start_ms: int, fail: bool = False) -> list[Any]:
-    base = {"executionId": execution}
-    end = "execution.failed" if fail else "execution.completed"
-    return [
-        message("execution.started", base | {"workflowId": "wf", "input": {"q": 1}}, ms=start_ms),
-        message("execution.node.started", base | {"nodeId": "b"}, ms=start_ms + 10),
-        message("execution.node.started", base | {"nodeId": "a"}, ms=start_ms + 20),
-        message(
-            "execution.node.completed", base | {"nodeId": "a", "output": [1]}, ms=start_ms + 30
-        ),
-        message(
-            f"execution.node.{'failed' if fail else 'completed'}",
-            base | {"nodeId": "b", "error": "boom" if fail else None},
-            ms=start_ms + 40,
-        ),
-        message(end, base | {"error": "b failed" if fail else None}, ms=start_ms + 50),
-    ]
+    return (
+        Workflow(execution, start_ms)
+        .started(0, workflowId="wf", input={"q": 1})
+        .node_started("b", 10)
+        .node_started("a", 20)
+        .node_ended("a", 30, output=[1])
+        .node_ended("b", 40, failed=fail, error="boom" if fail else None)
+        .ended(50, failed=fail, error="b failed" if fail else None)
+        .messages
+    )
 
 
 async def test_record_applies_new_events_once(

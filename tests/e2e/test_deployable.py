@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from execution_service.adapters.postgres import PostgresUrl
 from execution_service.app.demo import workflow
 from support.events import history
 from support.nats import nats_url
+from support.polling import poll_until
 from support.postgres import fresh_database
 from support.service import OpenApi, Service
 
@@ -34,7 +34,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
         yield {
             "DATABASE_URL": url.url(),
             "NATS_URL": nats_url(),
-            "NATS_SUBJECT_PREFIX": f"e{tag}.",
+            "NATS_SUBJECT_PREFIX": f"e{tag}",  # without its dot: the service adds it
             "NATS_STREAM": f"E{tag}",
             "NATS_CONSUMER": f"c{tag}",
             "PORT": str(free_port()),
@@ -57,17 +57,18 @@ async def publish(env: dict[str, str], events: list[tuple[str, bytes]]) -> None:
     nc = await nats.connect(env["NATS_URL"])
     js = nc.jetstream()
     for subject, data in events:
-        await js.publish(env["NATS_SUBJECT_PREFIX"] + subject, data)
+        await js.publish(f"{env['NATS_SUBJECT_PREFIX']}.{subject}", data)
     await nc.close()
 
 
-def wait_for(predicate, timeout: float = 60.0, what: str = "") -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out: {what}")
+async def consumer_settled(env: dict[str, str]) -> bool:
+    """Every event acknowledged and none left to deliver: nothing can come again."""
+    nc = await nats.connect(env["NATS_URL"])
+    try:
+        info = await nc.jetstream().consumer_info(env["NATS_STREAM"], env["NATS_CONSUMER"])
+        return info.num_ack_pending == 0 and info.num_pending == 0
+    finally:
+        await nc.close()
 
 
 def test_serve_records_workflows_serves_them_retries_and_stops_on_sigterm(
@@ -80,8 +81,9 @@ def test_serve_records_workflows_serves_them_retries_and_stops_on_sigterm(
     for outcome in ("completed", "failed", "cancelled"):
         events += [(s, json.dumps(e).encode()) for s, e in workflow(outcome, start, f"x-{outcome}")]
     asyncio.run(publish(env, events))
-    wait_for(
+    poll_until(
         lambda: service.get("/api/executions/x-cancelled")[1].get("status") == "CANCELLED",
+        timeout=60,
         what="the events applied",
     )
     status, document = service.get("/api/docs/swagger.json")
@@ -136,6 +138,8 @@ def test_serve_records_workflows_serves_them_retries_and_stops_on_sigterm(
     retries = service.get("/api/executions/x-failed/retries")
     api.check("GET", "/api/executions/x-failed/retries", *retries)
     assert [r["attempt"] for r in retries[1]["data"]] == [2]
+    # one time format: what was published reads the same as what is served
+    assert retries[1]["data"][0]["requestedAt"] == received["data"]["requestedAt"]
     conflict = service.post("/api/executions/x-completed/retry")
     api.check("POST", "/api/executions/x-completed/retry", *conflict)
     assert conflict[0] == 409
@@ -153,7 +157,7 @@ def test_sigkill_mid_stream_then_restart_applies_every_event_once(
     service = Service(env | {"BATCH_SIZE": "20"}, "serve", log=tmp_path / "first.log")
     service.wait_healthy()
     asyncio.run(publish(env, [(m.subject, m.data) for m in events]))
-    wait_for(lambda: service.get("/api/executions?limit=1")[1]["pagination"]["total"] > 5)
+    poll_until(lambda: service.get("/api/executions?limit=1")[1]["pagination"]["total"] > 5, 60)
     service.stop(signal.SIGKILL)  # no goodbye: the batch in hand is neither committed nor acked
     restarted = Service(env, "serve", log=tmp_path / "second.log")
     restarted.wait_healthy()
@@ -164,9 +168,13 @@ def test_sigkill_mid_stream_then_restart_applies_every_event_once(
             row = conn.execute("SELECT count(*) FROM execution_events").fetchone()
             return int(row[0]) if row else 0
 
-    wait_for(lambda: stored() == len(events), timeout=90, what="every event stored")
-    time.sleep(1.0)
-    assert stored() == len(events)
-    status, body = restarted.get("/api/executions?status=FAILED&limit=100")
-    assert body["pagination"]["total"] == 20  # every third of 60 fails
+    poll_until(lambda: stored() == len(events), timeout=90, what="every event stored")
+    poll_until(lambda: asyncio.run(consumer_settled(env)), timeout=30, what="every event acked")
+    status, body = restarted.get("/api/executions?limit=100")
+    assert status == 200 and body["pagination"]["total"] == 60
+    summary = {e["id"]: (e["status"], e["nodes"]) for e in body["data"]}
+    for e in range(60):  # as history() builds them: every third fails at its last node
+        failed = e % 3 == 0
+        nodes = {"total": 4, "running": 0, "completed": 3 if failed else 4, "failed": int(failed)}
+        assert summary[f"e{e}"] == ("FAILED" if failed else "COMPLETED", nodes), e
     assert restarted.stop(signal.SIGTERM) == 0

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 from execution_service.adapters.nats.embedded import free_port
+from support.polling import poll_until
 from support.service import Service
 
 
@@ -36,13 +36,12 @@ def run_dev(tmp_path: Path, data: Path, log: str) -> Service:
 
 
 def demo_statuses(service: Service) -> list[str]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def listed() -> bool:
         status, body = service.get("/api/executions")
-        if status == 200 and body["pagination"]["total"] >= 4:
-            return sorted(e["status"] for e in body["data"])
-        time.sleep(0.2)
-    raise AssertionError("the demo executions did not appear")
+        return status == 200 and body["pagination"]["total"] >= 4
+
+    poll_until(listed, what="the demo executions")
+    return sorted(e["status"] for e in service.get("/api/executions")[1]["data"])
 
 
 def test_dev_starts_everything_serves_the_demo_and_ctrl_c_stops_it_all(tmp_path: Path) -> None:
@@ -61,12 +60,10 @@ def check_dev(tmp_path: Path, data: Path) -> None:
     assert any("postgres" in p for p in started) and any("nats-server" in p for p in started)
     assert all(not p.startswith("/usr/") for p in started)  # the wheels' servers, not the OS's
     assert service.stop(signal.SIGINT) == 0
-    time.sleep(1.0)
-    assert processes_using(data) == {}
+    poll_until(lambda: processes_using(data) == {}, timeout=10, what="postgres and nats to exit")
 
     again = run_dev(tmp_path, data, "dev-again.log")  # reuses the data, adds nothing twice
     assert demo_statuses(again) == ["CANCELLED", "COMPLETED", "FAILED", "RUNNING"]
     assert again.get("/api/executions")[1]["pagination"]["total"] == 4
     assert again.stop(signal.SIGINT) == 0
-    time.sleep(1.0)
-    assert processes_using(data) == {}
+    poll_until(lambda: processes_using(data) == {}, timeout=10, what="postgres and nats to exit")

@@ -1,4 +1,5 @@
-"""Building raw event messages the way the orchestrator publishes them."""
+"""Building raw event messages the way the orchestrator publishes them, and the one workflow
+builder of the tests: an execution's events, told in the order a test needs them."""
 
 from __future__ import annotations
 
@@ -45,13 +46,42 @@ def history(executions: int, nodes: int) -> list[RawMessage]:
     """Executions in order: every third fails at its last node, the others complete."""
     events = []
     for e in range(executions):
-        base = {"executionId": f"e{e}"}
-        events.append(message("execution.started", base | {"workflowId": "wf"}, ms=e))
+        run = Workflow(f"e{e}", e).started(0, workflowId="wf")
         for n in range(nodes):
-            node = base | {"nodeId": f"n{n}"}
-            events.append(message("execution.node.started", node, ms=e + n + 1))
-            outcome = "failed" if n == nodes - 1 and e % 3 == 0 else "completed"
-            events.append(message(f"execution.node.{outcome}", node, ms=e + n + 2))
-        end = "execution.failed" if e % 3 == 0 else "execution.completed"
-        events.append(message(end, base, ms=e + nodes + 5))
+            run.node(f"n{n}", n + 1, n + 2, failed=n == nodes - 1 and e % 3 == 0)
+        events += run.ended(nodes + 5, failed=e % 3 == 0).messages
     return events
+
+
+class Workflow:
+    """Events of one execution. Times are ms after `start_ms` (on support.events' clock);
+    `common` fields (say attempt) go into every event's data."""
+
+    def __init__(self, execution: str, start_ms: int = 0, **common: Any) -> None:
+        self.execution = execution
+        self.start_ms = start_ms
+        self.common = common
+        self.messages: list[RawMessage] = []
+
+    def emit(self, subject: str, ms: int, **data: Any) -> Workflow:
+        body = {"executionId": self.execution} | self.common | data
+        self.messages.append(message(f"execution.{subject}", body, ms=self.start_ms + ms))
+        return self
+
+    def started(self, ms: int, **data: Any) -> Workflow:
+        return self.emit("started", ms, **data)
+
+    def node_started(self, node: str, ms: int, **data: Any) -> Workflow:
+        return self.emit("node.started", ms, nodeId=node, **data)
+
+    def node_ended(self, node: str, ms: int, failed: bool = False, **data: Any) -> Workflow:
+        return self.emit(f"node.{'failed' if failed else 'completed'}", ms, nodeId=node, **data)
+
+    def node(
+        self, node: str, ms: int, ended_ms: int, failed: bool = False, **data: Any
+    ) -> Workflow:
+        """A node run from start to end; `data` goes into both events."""
+        return self.node_started(node, ms, **data).node_ended(node, ended_ms, failed, **data)
+
+    def ended(self, ms: int, failed: bool = False, **data: Any) -> Workflow:
+        return self.emit("failed" if failed else "completed", ms, **data)

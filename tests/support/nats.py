@@ -3,21 +3,23 @@ Each test gets its own subject prefix, stream and durable, deleted afterwards.""
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import os
 import tempfile
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import attrs
 import nats
 from nats.aio.client import Client
+from nats.js.api import ConsumerInfo
 
 from execution_service.adapters.nats import ConsumerSettings, EmbeddedNats, Subjects
+from support.polling import wait_until
+
+__all__ = ["Isolated", "isolated_nats", "nats_url", "settled", "wait_until"]
 
 _embedded: EmbeddedNats | None = None
 
@@ -56,15 +58,17 @@ async def isolated_nats(**settings: object) -> AsyncIterator[Isolated]:
         await nc.close()
 
 
-async def wait_until(
-    predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+async def settled(env: Isolated, stream: str | None) -> int:
+    """Waits until the server holds every ack of the durable consumer and has nothing left to
+    deliver; says how many deliveries it made, redeliveries included (its consumer sequence)."""
+    js = env.nc.jetstream()
+    infos: list[ConsumerInfo] = []
+
+    async def done() -> bool:
+        # acks are fire-and-forget: the last batch's may still be on their way
+        infos.append(await js.consumer_info(str(stream), env.settings.durable))
+        return infos[-1].num_ack_pending == 0 and infos[-1].num_pending == 0
+
+    await wait_until(done, timeout=15, what="the server to have every ack")
+    assert infos[-1].delivered is not None
+    return infos[-1].delivered.consumer_seq

@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from execution_service.domain import Event, EventKind, Ignored, RawMessage, Rejected, parse_message
+from execution_service.adapters.http import serialize
+from execution_service.domain import (
+    Event,
+    EventKind,
+    Ignored,
+    RawMessage,
+    Rejected,
+    RetryRequest,
+    parse_message,
+)
 from execution_service.domain.events import format_time, parse_time
 from support.events import message, raw
 
@@ -130,12 +139,54 @@ def test_an_oversized_event_is_rejected() -> None:
     assert "more than" in rejected(big)
 
 
-def test_unknown_subjects_under_execution_are_ignored_not_errors() -> None:
-    parsed = parse_message(raw("execution.retry.requested", {"eventId": "r1"}))
-    assert parsed == Ignored("r1")
-    assert isinstance(
-        parse_message(RawMessage("execution.whatever", b"garbage")), Ignored | Rejected
-    )
+@pytest.mark.parametrize(
+    "body", [b"garbage", b"", b'{"data": "\xed\xa0\x80"}', b'{"a": "\\u0000"}', b"[1, 2]"]
+)
+def test_unknown_subjects_under_execution_are_ignored_whatever_their_body(body: bytes) -> None:
+    for subject in ("execution.paused", "execution.retry.requested"):
+        parsed = parse_message(RawMessage(subject, body, {"Nats-Msg-Id": "r1"}))
+        assert parsed == Ignored("r1")
+
+
+UNSTORABLE = "contains a NUL character or a lone surrogate"
+
+
+def utf(text: str, encoding: str) -> bytes:
+    """JSON text in one of the encodings JSON allows, lone surrogates kept as code units."""
+    return text.encode(encoding, "surrogatepass")
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        # CESU-8: a surrogate as three bytes, which UTF-8 forbids
+        (b'{"data": {"executionId": "e", "input": {"q": "\xed\xa0\x80"}}}', "not utf-8 text"),
+        (b'{"eventId": "\xed\xa0\x80", "data": {"executionId": "e"}}', "not utf-8 text"),
+        (b'{"data": {"executionId": "e", "input": {"\xed\xb0\x80": 1}}}', "not utf-8 text"),
+        (b'{"data": {"executionId": "e\x00"}}', "not JSON"),  # a raw NUL: a control character
+        (b'{"data": {"executionId": "e", "metadata": {"k\\u0000": 1}}}', UNSTORABLE),
+        (b'{"data": {"executionId": "e", "output": ["\\udc00"]}}', UNSTORABLE),
+        (b'{"eventId": "\\u0000", "data": {"executionId": "e"}}', UNSTORABLE),
+        (utf('{"data": {"executionId": "e", "input": "\\u0000"}}', "utf-16-le"), UNSTORABLE),
+        (utf('{"data": {"executionId": "e", "input": "\\ud800"}}', "utf-32-be"), UNSTORABLE),
+        (utf('{"data": {"executionId": "e", "input": "\ud800"}}', "utf-16-le"), "not utf-16"),
+        (utf('{"data": {"executionId": "e", "input": "\ud800"}}', "utf-32-le"), "not utf-32"),
+    ],
+)
+def test_text_a_database_cannot_store_is_rejected_in_any_field_and_encoding(
+    data: bytes, reason: str
+) -> None:
+    parsed = parse_message(RawMessage("execution.started", data, {}, "S", 3))
+    assert isinstance(parsed, Rejected), parsed
+    assert reason in parsed.reason
+    assert "\x00" not in parsed.reason and parsed.reason.encode()  # a reason a database can store
+    assert parsed.key == "S:3" or parsed.key.startswith("sha256:")  # never the bad eventId
+
+
+def test_an_event_id_a_database_cannot_store_is_stood_for_by_its_hash() -> None:
+    body = json.dumps({"eventId": "a\u0000b", "timestamp": TS, "data": {"executionId": "e"}})
+    parsed = parse_message(RawMessage("execution.started", body.encode()))
+    assert isinstance(parsed, Rejected) and parsed.key.startswith("sha256:")
 
 
 def test_dedupe_key_is_event_id_then_msg_id_header_then_stream_sequence() -> None:
@@ -175,3 +226,11 @@ def test_format_time_writes_what_javascript_writes_and_parses_back() -> None:
     text = "2026-11-25T10:00:03.120Z"
     assert format_time(parse_time(text)) == text
     assert format_time(parse_time("2026-11-25T11:00:03.120999+01:00")) == text
+
+
+def test_a_retry_request_reads_the_same_time_published_and_served() -> None:
+    request = RetryRequest("e", 2, "n", None, None, datetime(2026, 11, 25, 10, 0, 3, 120999, UTC))
+    published = request.envelope()
+    served = serialize.retry_request(request)["requestedAt"]
+    assert published["data"]["requestedAt"] == published["timestamp"] == served
+    assert served == "2026-11-25T10:00:03.120Z"

@@ -14,7 +14,7 @@ from execution_service.adapters.http import OPENAPI_URL
 from execution_service.adapters.memory import FixedClock, MemoryRetryPublisher, MemoryStore
 from execution_service.app import Container, Settings, create_app
 from execution_service.domain import record_events
-from support.events import message
+from support.events import Workflow
 
 
 @attrs.define
@@ -60,18 +60,13 @@ async def api() -> AsyncIterator[Api]:
 
 
 def workflow(execution: str, fail_at: str | None = "b", ms: int = 0) -> list[Any]:
-    base = {"executionId": execution, "workflowId": "wf", "userId": "u"}
-    events = [message("execution.started", base | {"input": {"q": 1}}, ms=ms)]
+    run = Workflow(execution, ms).started(0, workflowId="wf", userId="u", input={"q": 1})
     for i, node in enumerate(["a", "b"]):
-        node_base = {"executionId": execution, "nodeId": node, "nodeType": "agent"}
-        events.append(message("execution.node.started", node_base, ms=ms + 10 * i + 1))
-        outcome = "failed" if node == fail_at else "completed"
-        events.append(
-            message(f"execution.node.{outcome}", node_base | {"error": "x"}, ms=ms + 10 * i + 5)
-        )
-    end = "execution.failed" if fail_at else "execution.completed"
-    events.append(message(end, base | {"error": "node b failed"}, ms=ms + 50))
-    return events
+        node_type = {"nodeType": "agent"}
+        run.node_started(node, 10 * i + 1, **node_type)
+        run.node_ended(node, 10 * i + 5, failed=node == fail_at, **node_type, error="x")
+    run.ended(50, failed=bool(fail_at), workflowId="wf", userId="u", error="node b failed")
+    return run.messages
 
 
 async def test_get_execution_in_the_old_services_shape(api: Api) -> None:

@@ -25,7 +25,7 @@ from execution_service.domain import (
     request_retry,
 )
 from execution_service.domain.events import parse_time
-from support.events import message
+from support.events import Workflow, message
 
 
 @pytest.fixture
@@ -44,15 +44,16 @@ def publisher() -> MemoryRetryPublisher:
 
 
 def failing_workflow(execution: str = "e1", attempt: int = 1) -> list[RawMessage]:
-    base = {"executionId": execution, "attempt": attempt}
-    return [
-        message("execution.started", base | {"workflowId": "wf", "userId": "u"}, ms=0),
-        message("execution.node.started", base | {"nodeId": "a"}, ms=10),
-        message("execution.node.completed", base | {"nodeId": "a", "duration": 5}, ms=20),
-        message("execution.node.started", base | {"nodeId": "b"}, ms=30),
-        message("execution.node.failed", base | {"nodeId": "b", "error": "boom"}, ms=40),
-        message("execution.failed", base | {"error": "node b failed"}, ms=50),
-    ]
+    return (
+        Workflow(execution, attempt=attempt)
+        .started(0, workflowId="wf", userId="u")
+        .node_started("a", 10)
+        .node_ended("a", 20, duration=5)
+        .node_started("b", 30)
+        .node_ended("b", 40, failed=True, error="boom")
+        .ended(50, failed=True, error="node b failed")
+        .messages
+    )
 
 
 async def test_record_events_reports_each_outcome(store: MemoryStore) -> None:

@@ -104,12 +104,13 @@ class _Bad(Exception):
 
 
 def dedupe_key(message: RawMessage, event_id: object = None) -> str:
-    """eventId, else the Nats-Msg-Id header, else stream:sequence, else a content hash."""
+    """eventId, else the Nats-Msg-Id header, else stream:sequence, else a content hash.
+    An id too long to index, or holding text a database can't store, is stood for by its hash."""
     for candidate in (event_id, message.headers.get("Nats-Msg-Id")):
         if isinstance(candidate, str) and candidate:
-            if len(candidate) <= MAX_ID_LENGTH:
+            if len(candidate) <= MAX_ID_LENGTH and _storable(candidate):
                 return candidate
-            return "sha256:" + hashlib.sha256(candidate.encode(errors="replace")).hexdigest()
+            return "sha256:" + hashlib.sha256(candidate.encode(errors="surrogatepass")).hexdigest()
     if message.stream is not None and message.sequence is not None:
         return f"{message.stream}:{message.sequence}"
     digest = hashlib.sha256(message.subject.encode() + b"\0" + message.data).hexdigest()
@@ -133,27 +134,35 @@ def format_time(at: datetime) -> str:
 
 def parse_message(message: RawMessage, max_bytes: int = MAX_EVENT_BYTES) -> Parsed:
     kind = _BY_SUBJECT.get(message.subject)
+    if kind is None and message.subject.startswith("execution."):
+        return Ignored(dedupe_key(message))  # whatever its body: it is not ours to judge
+    data = message.data
+    encoding = json.detect_encoding(data)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:  # e.g. CESU-8 surrogates (ED A0 80), which text can't hold
+        return Rejected(
+            dedupe_key(message), f"not {encoding} text: {exc.reason} at byte {exc.start}"
+        )
     envelope: object = None
     try:
-        data = message.data
-        # json.loads(data) with one decoder made once: what loads does, less its set-up
-        envelope = _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
-    except (ValueError, UnicodeDecodeError) as exc:
+        # json.loads(text) with one decoder made once: what loads does, less its set-up
+        envelope = _DECODER.decode(text)
+    except ValueError as exc:
         return Rejected(dedupe_key(message), f"not JSON: {exc}")
     event_id = envelope.get("eventId") if isinstance(envelope, dict) else None
     key = dedupe_key(message, event_id)
     if kind is None:
-        if message.subject.startswith("execution."):
-            return Ignored(key)
         return Rejected(key, f"unknown subject {message.subject!r}")
-    if len(message.data) > max_bytes:
-        return Rejected(key, f"event is {len(message.data)} bytes, more than {max_bytes}")
+    if len(data) > max_bytes:
+        return Rejected(key, f"event is {len(data)} bytes, more than {max_bytes}")
     if not isinstance(envelope, dict):
         return Rejected(key, f"not a JSON object but {_json_type(envelope)}")
-    if b"\\u" in message.data and not _storable(envelope):
+    # raw NULs are not JSON and raw surrogates not UTF-8: only \u escapes can bring them
+    if "\\u" in text and not _storable(envelope):
         return Rejected(key, "contains a NUL character or a lone surrogate, which text can't hold")
     try:
-        return _event(kind, key, envelope, message.data)
+        return _event(kind, key, envelope, data)
     except _Bad as bad:
         return Rejected(key, str(bad))
 

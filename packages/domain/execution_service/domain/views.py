@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from execution_service.domain.events import JSON
+from execution_service.domain.events import JSON, format_time
 from execution_service.domain.model import Status
 
 T = TypeVar("T")
@@ -125,7 +125,7 @@ class RetryRequest:
         return f"retry:{self.execution_id}:{self.attempt}"
 
     def envelope(self) -> dict[str, Any]:
-        at = self.requested_at.isoformat().replace("+00:00", "Z")
+        at = format_time(self.requested_at)
         return {
             "eventId": self.message_id,
             "eventType": "execution.retry.requested",

@@ -57,6 +57,7 @@ class ConsumerSettings:
 
 @attrs.define
 class ConsumerStats:
+    fetches: int = 0  # attempts, empty or failed ones included
     batches: int = 0
     applied: int = 0
     duplicates: int = 0
@@ -123,6 +124,7 @@ class EventConsumer:
 
     async def _loop(self, sub: JetStreamContext.PullSubscription) -> None:
         while not self._stopping.is_set():
+            self.stats.fetches += 1
             try:
                 messages = await sub.fetch(
                     self.settings.batch_size, timeout=self.settings.fetch_timeout
@@ -140,6 +142,8 @@ class EventConsumer:
                 await self._sleep(1.0)
 
     async def handle(self, messages: Sequence[Msg]) -> None:
+        if not messages:
+            return  # a fetch that expired empty: nothing happened, so nothing to say
         started = time.perf_counter()
         raw = [self._raw(m) for m in messages]
         self._observer.batch_fetched(len(messages), _redelivered(messages))
@@ -175,7 +179,7 @@ class EventConsumer:
                 if delivered < self.settings.max_deliveries:
                     await msg.nak(delay=self._next_backoff())
                     continue
-                reason = f"failed {delivered} deliveries: {exc!r}"[:1000]
+                reason = _storable(f"failed {delivered} deliveries: {exc!r}"[:1000])
                 key = parse_message(message, self.settings.max_event_bytes).key
                 letter = DeadLetter(key, message.subject, message.data, message.headers, reason)
                 try:
@@ -250,9 +254,8 @@ class EventConsumer:
             stream, sequence = msg.metadata.stream, msg.metadata.sequence.stream
         except Exception:  # noqa: BLE001 - not a JetStream message
             pass
-        return RawMessage(
-            self._subjects.local(msg.subject), msg.data, dict(msg.headers or {}), stream, sequence
-        )
+        headers = {_storable(k): _storable(v) for k, v in (msg.headers or {}).items()}
+        return RawMessage(self._subjects.local(msg.subject), msg.data, headers, stream, sequence)
 
     def _log_batch(self, report: BatchReport, seconds: float) -> None:
         log.info(
@@ -289,3 +292,8 @@ def _rejected(
         for message, outcome in zip(raw, report.outcomes, strict=True)
         if outcome is Outcome.REJECTED
     ]
+
+
+def _storable(text: str) -> str:
+    """Text a database can store: headers and reasons are kept as text, unlike payloads."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode()

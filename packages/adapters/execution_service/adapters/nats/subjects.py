@@ -1,15 +1,21 @@
 """The subjects the service reads and writes, under an optional prefix (NATS_SUBJECT_PREFIX),
 so that several deployments or test runs can share one NATS server without their streams
-overlapping. With no prefix they are exactly CONTRACT §1's."""
+overlapping. With no prefix they are exactly CONTRACT §1's. `staging` and `staging.` both
+put them under `staging.`: a NATS subject's tokens are separated by dots."""
 
 from __future__ import annotations
 
 import attrs
 
 
+def _as_prefix(given: str) -> str:
+    token = given.strip().rstrip(".")
+    return f"{token}." if token else ""
+
+
 @attrs.frozen
 class Subjects:
-    prefix: str = ""
+    prefix: str = attrs.field(default="", converter=_as_prefix)
 
     @property
     def events(self) -> str:
