@@ -41,7 +41,7 @@ from execution_service.adapters.nats import (
     Subjects,
     bind_or_create_stream,
 )
-from execution_service.adapters.postgres import PostgresStore, PostgresUrl, create_database
+from execution_service.adapters.postgres import PostgresRecorder, PostgresUrl, create_database
 from execution_service.domain import Event, parse_message
 from support.postgres import fresh_database
 
@@ -95,7 +95,7 @@ async def service_drain(
     await db.connect()
     nc = await nats.connect(url)
     settings = ConsumerSettings(stream=stream, durable="svc", concurrency=in_flight)
-    consumer = EventConsumer(nc, PostgresStore(db), Subjects(prefix), settings)
+    consumer = EventConsumer(nc, PostgresRecorder(db), Subjects(prefix), settings)
     await consumer.start()
     gc.freeze()  # as the service does once started (app/web.py)
     print("ready", flush=True)
@@ -186,7 +186,7 @@ async def preload(url: PostgresUrl, events: int) -> None:
     """Store `events` other events through the service's own store, in big batches."""
     db = create_database(url)
     await db.connect()
-    store = PostgresStore(db)
+    store = PostgresRecorder(db)
     messages = workflow_events(max(events // 100, 1), seed=2, prefix="old")
     for start in range(0, len(messages), 5000):
         parsed = [parse_message(m) for m in messages[start : start + 5000]]

@@ -14,7 +14,7 @@ import time
 import asyncpg
 
 from common import workflow_events
-from execution_service.adapters.postgres import PostgresStore, create_database
+from execution_service.adapters.postgres import PostgresRecorder, create_database
 from execution_service.domain import Event, Outcome, RawMessage, parse_message, record_events
 from support.postgres import fresh_database
 
@@ -25,7 +25,7 @@ async def main(executions: int, batch: int, writers: int) -> None:
     with fresh_database() as url:
         database = create_database(url)
         await database.connect()
-        store = PostgresStore(database)
+        store = PostgresRecorder(database)
 
         batches = [messages[i : i + batch] for i in range(0, len(messages), batch)]
 

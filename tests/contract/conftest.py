@@ -6,7 +6,12 @@ import attrs
 import pytest
 
 from execution_service.adapters.memory import FixedClock, MemoryStore
-from execution_service.adapters.postgres import PostgresStore, PostgresUrl, create_database
+from execution_service.adapters.postgres import (
+    PostgresQueries,
+    PostgresRecorder,
+    PostgresUrl,
+    create_database,
+)
 from execution_service.domain import ExecutionQueries, ExecutionRecorder
 from support.postgres import fresh_database, reset
 
@@ -44,9 +49,7 @@ async def new_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactor
 
     async def postgres() -> Store:
         await reset(database)
-        # PostgresStore serves both sides until the adapter splits into
-        # PostgresRecorder and PostgresQueries over the same database.
-        return Store(PostgresStore(database), PostgresStore(database))
+        return Store(PostgresRecorder(database), PostgresQueries(database))
 
     try:
         yield postgres

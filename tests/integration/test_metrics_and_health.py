@@ -17,7 +17,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from execution_service.adapters.nats import EmbeddedNats, EventConsumer
 from execution_service.adapters.postgres import (
-    PostgresStore,
     PostgresUrl,
     create_database,
     pool_in_use,
@@ -28,7 +27,7 @@ from execution_service.app.sampling import GaugeSampler
 from support.events import history, raw
 from support.metrics import Scrape
 from support.nats import isolated_nats, nats_url, wait_until
-from support.postgres import fresh_database
+from support.postgres import BothSides, fresh_database
 
 SAMPLE_SECONDS = 0.2
 
@@ -123,7 +122,7 @@ async def test_the_lag_is_what_jetstream_has_not_yet_delivered(database_url: Pos
     async with isolated_nats(batch_size=10, fetch_timeout=0.2) as env:
         database = create_database(database_url)
         await database.connect()
-        consumer = EventConsumer(env.nc, PostgresStore(database), env.subjects, env.settings)
+        consumer = EventConsumer(env.nc, BothSides(database), env.subjects, env.settings)
         await consumer.start()  # the durable exists; nothing fetched yet
         js = env.nc.jetstream()
         for m in events:

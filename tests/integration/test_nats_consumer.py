@@ -21,11 +21,11 @@ from execution_service.adapters.nats import (
     NatsRetryPublisher,
     Subjects,
 )
-from execution_service.adapters.postgres import PostgresStore, PostgresUrl, create_database
+from execution_service.adapters.postgres import PostgresUrl, create_database
 from execution_service.domain import (
     DeadLetter,
     Event,
-    ExecutionStore,
+    ExecutionRecorder,
     Page,
     RawMessage,
     RetryRequest,
@@ -34,7 +34,7 @@ from execution_service.domain import (
 )
 from support.events import at, history, message
 from support.nats import Isolated, isolated_nats, settled, wait_until
-from support.postgres import fresh_database, reset
+from support.postgres import BothSides, fresh_database, reset
 from support.snapshots import snapshot
 
 
@@ -73,7 +73,7 @@ async def test_random_order_with_duplicates_ends_in_the_in_order_state(database:
     events = history(executions=15, nodes=5)
     delivered = events + random.Random(3).sample(events, 40)
     random.Random(4).shuffle(delivered)
-    store = PostgresStore(database)
+    store = BothSides(database)
     async with isolated_nats(batch_size=50) as env:
         consumer = EventConsumer(env.nc, store, env.subjects, env.settings)
         await consumer.start()
@@ -110,7 +110,7 @@ async def test_poison_is_dead_lettered_and_good_events_all_apply(database: Datab
     poison = [RawMessage(subject, data) for subject, data, _ in POISON]
     delivered = good + poison + [ignored]
     random.Random(5).shuffle(delivered)
-    store = PostgresStore(database)
+    store = BothSides(database)
     async with isolated_nats(batch_size=10) as env:
         dlq = await env.nc.subscribe(env.subjects.dead_letter(">"))
         consumer = EventConsumer(env.nc, store, env.subjects, env.settings)
@@ -152,7 +152,7 @@ async def test_text_postgres_cannot_store_is_dead_lettered_at_once_and_its_batch
         RawMessage("execution.node.started", envelope({"executionId": "x3", "nodeId": "\ud800"})),
     ]
     delivered = good[:5] + unstorable + good[5:]
-    store = PostgresStore(database)
+    store = BothSides(database)
     async with isolated_nats(batch_size=len(delivered)) as env:
         consumer = EventConsumer(env.nc, store, env.subjects, env.settings)
         await consumer.start()
@@ -176,7 +176,7 @@ async def test_a_header_postgres_cannot_store_does_not_stop_its_dead_letter(
     database: Database,
 ) -> None:
     bad = RawMessage("execution.started", b"not json", {"Nats-Msg-Id": "a\x00b"})
-    store = PostgresStore(database)
+    store = BothSides(database)
     async with isolated_nats() as env:
         consumer = EventConsumer(env.nc, store, env.subjects, env.settings)
         await consumer.start()
@@ -208,7 +208,7 @@ async def test_an_empty_fetch_is_no_batch_and_logs_nothing(
 class Blocking:
     """A store that holds record() until released: a consumer killed between fetch and commit."""
 
-    def __init__(self, inner: ExecutionStore) -> None:
+    def __init__(self, inner: ExecutionRecorder) -> None:
         self.inner = inner
         self.entered = asyncio.Event()
 
@@ -222,7 +222,7 @@ class Blocking:
 
 async def test_a_consumer_killed_between_fetch_and_commit_loses_nothing(database: Database) -> None:
     events = history(executions=6, nodes=3)
-    store = PostgresStore(database)
+    store = BothSides(database)
     async with isolated_nats(batch_size=len(events), ack_wait=1.0) as env:
         blocking = Blocking(store)
         doomed = EventConsumer(env.nc, blocking, env.subjects, env.settings)  # type: ignore[arg-type]
@@ -313,7 +313,7 @@ async def test_postgres_connections_killed_mid_stream_lose_nothing(
     database: Database, database_url: PostgresUrl
 ) -> None:
     events = history(executions=12, nodes=4)
-    store = PostgresStore(database)
+    store = BothSides(database)
     async with isolated_nats(batch_size=7) as env:
         consumer = EventConsumer(env.nc, store, env.subjects, env.settings)
         await consumer.start()

@@ -14,11 +14,10 @@ import pytest
 from databases import Database
 
 from execution_service.adapters.memory import FixedClock, MemoryStore
-from execution_service.adapters.postgres import PostgresStore, create_database
-from execution_service.adapters.memory import FixedClock
+from execution_service.adapters.postgres import create_database
 from execution_service.domain import Outcome, Page, RawMessage, record_events
 from support.events import history, message
-from support.postgres import fresh_database, reset
+from support.postgres import BothSides, fresh_database, reset
 from support.snapshots import snapshot
 
 
@@ -39,7 +38,7 @@ async def databases() -> AsyncIterator[tuple[Database, Database]]:
 async def test_two_writers_with_overlapping_batches_lose_nothing(
     databases: tuple[Database, Database],
 ) -> None:
-    stores = [PostgresStore(database) for database in databases]
+    stores = [BothSides(database) for database in databases]
     events = history(executions=12, nodes=6)
     reference = MemoryStore(FixedClock())
     await record_events(reference, events)
@@ -58,7 +57,7 @@ async def test_two_writers_with_overlapping_batches_lose_nothing(
         assert await snapshot(stores[0]) == expected, seed
 
 
-async def replica(store: PostgresStore, delivered: list[RawMessage]) -> int:
+async def replica(store: BothSides, delivered: list[RawMessage]) -> int:
     applied = 0
     for start in range(0, len(delivered), 11):
         report = await record_events(store, delivered[start : start + 11])
@@ -71,7 +70,7 @@ async def test_updated_at_is_never_before_created_at_with_two_batches_in_flight(
 ) -> None:
     """The first batch's transaction begins, then waits; meanwhile a second creates the rows
     (an execution, a node run, a dead letter) and commits; then the first updates them."""
-    first, second = (PostgresStore(database) for database in databases)
+    first, second = (BothSides(database) for database in databases)
     completed = message("execution.completed", {"executionId": "e1"}, ms=9)
     started = message("execution.started", {"executionId": "e1", "workflowId": "w"}, ms=0)
     node = {"executionId": "e1", "nodeId": "n1"}

@@ -15,9 +15,22 @@ from typing import Any
 
 import psycopg
 
-from execution_service.adapters.postgres import EmbeddedPostgres, PostgresUrl, apply_migrations
+from execution_service.adapters.postgres import (
+    EmbeddedPostgres,
+    PostgresQueries,
+    PostgresRecorder,
+    PostgresUrl,
+    apply_migrations,
+)
 
 _embedded_url: PostgresUrl | None = None
+
+
+class BothSides(PostgresRecorder, PostgresQueries):
+    """Record and read back through one object, as tests of the write path do (the service
+    itself wires the two sides separately)."""
+
+
 TABLES = "executions, execution_logs, execution_events, dead_letters, retry_requests"
 
 

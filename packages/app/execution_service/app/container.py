@@ -15,7 +15,11 @@ from execution_service.adapters.nats import (
     NatsRetryPublisher,
     Subjects,
 )
-from execution_service.adapters.postgres import PostgresStore, create_database
+from execution_service.adapters.postgres import (
+    PostgresQueries,
+    PostgresRecorder,
+    create_database,
+)
 from execution_service.adapters.prometheus import PrometheusBatchObserver, RuntimeGauges
 from execution_service.adapters.system import SystemClock
 from execution_service.app.sampling import SAMPLE_SECONDS, GaugeSampler
@@ -35,7 +39,7 @@ def _consumer_settings(settings: Settings) -> ConsumerSettings:
 
 
 def _health_checks(
-    queries: PostgresStore, nc: Client
+    queries: PostgresQueries, nc: Client
 ) -> dict[str, Callable[[], Awaitable[object]]]:
     async def nats_check() -> bool:
         if not nc.is_connected:
@@ -63,10 +67,9 @@ class Container(containers.DeclarativeContainer):
     database = providers.Singleton(
         lambda settings: create_database(settings.require_database()), settings
     )
-    # One PostgresStore per side until the adapter splits into PostgresRecorder and
-    # PostgresQueries; both share the database's pool.
-    recorder = providers.Singleton(PostgresStore, database)
-    queries = providers.Singleton(PostgresStore, database)
+    # The two sides of the store share the database's pool.
+    recorder = providers.Singleton(PostgresRecorder, database)
+    queries = providers.Singleton(PostgresQueries, database)
     # The connected client, provided at start-up (runtime.py): connecting is async and ordered.
     nats_client = providers.Dependency(instance_of=Client)
     subjects = providers.Singleton(lambda s: Subjects(s.nats_subject_prefix), settings)

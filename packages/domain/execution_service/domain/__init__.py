@@ -14,7 +14,6 @@ from execution_service.domain.ports import (
     Clock,
     ExecutionQueries,
     ExecutionRecorder,
-    ExecutionStore,
     RetryPublisher,
     Unavailable,
 )
@@ -55,7 +54,6 @@ __all__ = [
     "ExecutionFilter",
     "ExecutionQueries",
     "ExecutionRecorder",
-    "ExecutionStore",
     "ExecutionView",
     "Ignored",
     "NodeCounts",

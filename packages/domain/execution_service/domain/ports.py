@@ -77,11 +77,6 @@ class ExecutionQueries(Protocol):
         ...
 
 
-class ExecutionStore(ExecutionRecorder, ExecutionQueries, Protocol):
-    """Both sides over one state, as the in-memory fake gives them. Use cases take the
-    narrow side they need, never this."""
-
-
 class RetryPublisher(Protocol):
     async def publish_retry(self, request: RetryRequest) -> None:
         """Publish `execution.retry.requested`; raise PublishFailed if it did not go out."""

@@ -24,7 +24,7 @@ from execution_service.adapters.nats.subjects import Subjects
 from execution_service.domain import (
     BatchReport,
     DeadLetter,
-    ExecutionStore,
+    ExecutionRecorder,
     Outcome,
     RawMessage,
     Unavailable,
@@ -71,7 +71,7 @@ class EventConsumer:
     def __init__(
         self,
         nc: Client,
-        store: ExecutionStore,
+        store: ExecutionRecorder,
         subjects: Subjects,
         settings: ConsumerSettings | None = None,
         observer: BatchObserver | None = None,

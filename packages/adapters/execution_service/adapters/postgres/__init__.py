@@ -9,7 +9,6 @@ from execution_service.adapters.postgres.migrations import (
 from execution_service.adapters.postgres.pool import pool_in_use
 from execution_service.adapters.postgres.queries import PostgresQueries
 from execution_service.adapters.postgres.recorder import PostgresRecorder
-from execution_service.adapters.postgres.store import PostgresStore
 from execution_service.adapters.postgres.url import BadDatabaseUrl, PostgresUrl
 
 __all__ = [
@@ -17,7 +16,6 @@ __all__ = [
     "EmbeddedPostgres",
     "PostgresQueries",
     "PostgresRecorder",
-    "PostgresStore",
     "PostgresUrl",
     "apply_migrations",
     "create_database",
