@@ -14,9 +14,13 @@ export function deadLettersView(root, { params, setLive }) {
   replace(root, h("div", { class: "page-head" }, h("h1", {}, "Dead letters"), summary, refresh), list, pager);
   setLive("static");
 
+  let drawn = "";
   async function load() {
     try {
       const body = await get(`/api/dead-letters${query({ page, limit: PAGE_SIZE })}`);
+      const key = JSON.stringify(body);
+      if (key === drawn) return;
+      drawn = key;
       const { total, totalPages } = body.pagination;
       summary.textContent = `${total.toLocaleString("en")} event${total === 1 ? "" : "s"} could not be applied, most recent first`;
       replace(list, body.data.length ? body.data.map(letter) : h("p", { class: "muted" }, "None: every event was applied."));
@@ -29,8 +33,10 @@ export function deadLettersView(root, { params, setLive }) {
       replace(list, h("p", { class: "error", role: "alert" }, `Could not load the dead letters: ${error.message}`));
     }
   }
+  // No stream carries dead letters: a look every 5 s keeps the page current.
   load();
-  return () => {};
+  const timer = setInterval(load, 5000);
+  return () => clearInterval(timer);
 }
 
 function letter(d) {

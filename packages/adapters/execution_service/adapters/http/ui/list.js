@@ -40,7 +40,11 @@ export function listView(root, { params, navigate, setLive }) {
     pager,
   );
 
+  let chipsKey = "";
   function drawChips(counts) {
+    const key = JSON.stringify(counts);
+    if (key === chipsKey) return;
+    chipsKey = key;
     const choice = (status, label) =>
       h(
         "button",
@@ -56,7 +60,13 @@ export function listView(root, { params, navigate, setLive }) {
     replace(chips, choice("", "All"), ...STATUSES.map((s) => choice(s, s)));
   }
 
+  // Polling brings the same page again and again: redraw only what changed, so that focus
+  // and the reader's place stay where they were.
+  let drawnKey = "";
   function drawRows(total, totalPages) {
+    const key = JSON.stringify([rows, total, totalPages]);
+    if (key === drawnKey) return;
+    drawnKey = key;
     replace(body, rows.length ? rows.map(row) : h("tr", {}, h("td", { colspan: "7", class: "empty" }, emptyText(filters))));
     summary.textContent = filters.id ? "" : `${total.toLocaleString("en")} execution${total === 1 ? "" : "s"}, newest first`;
     replace(pager);
@@ -115,6 +125,7 @@ export function listView(root, { params, navigate, setLive }) {
     const at = rows.findIndex((e) => e.id === execution.id);
     if (at >= 0) {
       rows[at] = execution;
+      drawnKey = "";
       const old = body.querySelector(`tr[data-id="${CSS.escape(execution.id)}"]`);
       if (old) old.replaceWith(row(execution));
       if (Date.now() - lastCounts > 2000) loadCounts().catch(() => {});

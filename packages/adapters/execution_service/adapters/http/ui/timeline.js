@@ -1,8 +1,8 @@
 // The trace view: the execution is a trace and its node runs are spans. One time axis, one
 // row per node, one bar per attempt, each bar labelled with its status and duration (colour
 // only repeats the word). Hover or focus a bar for exact times; click it for the node's detail.
-// Bars are placed in percent of the span, so the rows are laid out once by the browser and
-// nothing is measured per bar: 500 node runs draw as one fragment.
+// Bars are placed in percent of the span, so nothing is measured per bar; past 60 rows only
+// the rows in view are in the document (see `windowed`).
 
 import { formatDuration, formatTime, glyph, h, parseTime, replace } from "./dom.js";
 
@@ -32,8 +32,14 @@ function niceStep(range, count) {
   return [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) || raw;
 }
 
+const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
+
 export function drawTimeline(root, { execution, runs, failedRunId, selectedRunId, onSelect, tip }) {
-  const now = Date.now();
+  tip.hide(); // the bar under the pointer is about to be replaced
+  // A node still RUNNING in a finished execution never reported its end: its bar stops at
+  // the execution's end instead of growing with the clock.
+  const finished = TERMINAL.has(execution.status) ? parseTime(execution.completedAt) : null;
+  const now = finished ?? Date.now();
   const rows = rowsOf(runs, now);
   const whole = spanOf({ ...execution, createdAt: execution.createdAt }, now);
   let t0 = whole.start;
@@ -56,12 +62,15 @@ export function drawTimeline(root, { execution, runs, failedRunId, selectedRunId
   const axis = h("div", { class: "trace-axis", "aria-hidden": "true" }, ...ticks.map((t) => tickLabel(t, (t / range) * 100)));
   const grid = h("div", { class: "trace-grid", "aria-hidden": "true" }, ...ticks.map((t) => gridLine((t / range) * 100)));
 
+  const details = new Map();
   const bar = (run, label, extraClass = "") => {
     const { start, end } = spanOf(run, now);
     const left = at(start);
     const width = Math.max(at(end) - left, 0);
     const duration = run.duration ?? (run.completedAt ? end - start : null);
-    const words = `${run.status}${duration !== null ? ` · ${formatDuration(duration)}` : run.status === "RUNNING" ? ` · ${formatDuration(end - start)} so far` : ""}`;
+    const open = run.status === "RUNNING" || run.status === "PENDING";
+    const sofar = open && finished !== null ? " · no end reported" : open ? ` · ${formatDuration(end - start)} so far` : "";
+    const words = `${run.status}${duration !== null ? ` · ${formatDuration(duration)}` : sofar}`;
     const text = `${glyph(run.status)} ${run.attempt > 1 ? `#${run.attempt} ` : ""}${words}`;
     const button = h(
       "button",
@@ -75,52 +84,113 @@ export function drawTimeline(root, { execution, runs, failedRunId, selectedRunId
     );
     button.style.left = `${left}%`;
     button.style.width = `max(${width}%, 3px)`;
-    const details = { label, run, start, end, duration };
-    button.addEventListener("mouseenter", () => tip.show(button, details));
-    button.addEventListener("focus", () => tip.show(button, details));
-    button.addEventListener("mouseleave", () => tip.hide());
-    button.addEventListener("blur", () => tip.hide());
-    if (onSelect && run.id) button.addEventListener("click", () => onSelect(run.id));
+    details.set(button, { label, run, start, end, duration });
     return button;
   };
 
   const body = h("div", { class: "trace-body" }, grid);
-  const fragment = document.createDocumentFragment();
-  fragment.append(
+  const executionRow = () =>
     h(
       "div",
       { class: "trace-row execution-row", dataset: { status: execution.status } },
       h("div", { class: "trace-label" }, h("strong", {}, "Execution"), h("small", {}, execution.workflowId || execution.id)),
       h("div", { class: "trace-track" }, bar({ ...execution, id: "" }, "Execution", "execution-bar")),
-    ),
-  );
-  for (const attempts of rows) {
+    );
+  const nodeRow = (attempts) => {
     const last = attempts[attempts.length - 1];
     const failed = attempts.some((r) => r.id === failedRunId);
     const name = last.nodeName || last.nodeId;
-    fragment.append(
+    return h(
+      "div",
+      { class: `trace-row ${failed ? "failed-node" : ""}`, dataset: { nodeId: last.nodeId, status: last.status } },
       h(
         "div",
-        { class: `trace-row ${failed ? "failed-node" : ""}`, dataset: { nodeId: last.nodeId, status: last.status } },
-        h(
-          "div",
-          { class: "trace-label" },
-          h("strong", { title: name }, name),
-          h("small", {}, [last.nodeId !== name ? last.nodeId : null, last.nodeType].filter(Boolean).join(" · ")),
-          failed ? h("span", { class: "failed-mark" }, "✕ failed here") : null,
-        ),
-        h("div", { class: "trace-track" }, ...attempts.map((run) => bar(run, `${name} attempt ${run.attempt}`))),
+        { class: "trace-label" },
+        h("strong", { title: name }, name),
+        h("small", {}, [last.nodeId !== name ? last.nodeId : null, last.nodeType].filter(Boolean).join(" · ")),
+        failed ? h("span", { class: "failed-mark" }, "✕ failed here") : null,
       ),
+      h("div", { class: "trace-track" }, ...attempts.map((run) => bar(run, `${name} attempt ${run.attempt}`))),
     );
+  };
+  const makeRow = (index) => (index === 0 ? executionRow() : nodeRow(rows[index - 1]));
+  const count = rows.length + 1;
+  const previous = root.querySelector(".trace-scroll");
+  let scroller = body;
+  if (count <= WINDOW_FROM) {
+    const fragment = document.createDocumentFragment();
+    for (let i = 0; i < count; i++) fragment.append(makeRow(i));
+    body.append(fragment);
+  } else {
+    scroller = windowed(body, count, makeRow);
+    const failedAt = rows.findIndex((attempts) => attempts.some((r) => r.id === failedRunId));
+    // Same place after a live redraw; on the first draw, the failed node in view.
+    scroller.dataset.top = previous ? previous.scrollTop : failedAt > 3 ? (failedAt - 2) * ROW_PX : 0;
   }
-  body.append(fragment);
+  // One listener of each kind for all the bars, not four per bar.
+  const barOf = (event) => event.target.closest && event.target.closest(".bar");
+  root.onmouseover = root.onfocusin = (event) => {
+    const target = barOf(event);
+    if (target && details.has(target)) tip.show(target, details.get(target));
+  };
+  root.onmouseout = root.onfocusout = (event) => {
+    if (barOf(event)) tip.hide();
+  };
+  root.onclick = (event) => {
+    const target = barOf(event);
+    if (target && onSelect && target.dataset.runId) onSelect(target.dataset.runId);
+  };
   replace(
     root,
     h("div", { class: "trace-head" }, h("div", { class: "trace-label" }, `${rows.length} node${rows.length === 1 ? "" : "s"} · ${runs.length} run${runs.length === 1 ? "" : "s"}`), axis),
-    body,
+    scroller,
     h("p", { class: "trace-foot muted" }, `${formatTime(t0, true)} → ${formatTime(t1, true)} · ${formatDuration(range)}`),
   );
+  if (scroller !== body) {
+    scroller.scrollTop = Number(scroller.dataset.top); // only an attached box scrolls
+    scroller.dispatchEvent(new Event("scroll"));
+  }
   return root;
+}
+
+// Past this many rows only those in view (and a margin) are in the document: the timeline
+// scrolls in its own box, and drawing costs the same for 60 rows or 5,000.
+const WINDOW_FROM = 60;
+const ROW_PX = 40;
+const MARGIN_ROWS = 10;
+
+function windowed(body, count, makeRow) {
+  body.classList.add("windowed");
+  body.style.height = `${count * ROW_PX}px`;
+  const scroller = h("div", { class: "trace-scroll", tabindex: "0", "aria-label": `Timeline rows, ${count} in all: scroll for more` }, body);
+  const shown = new Map();
+  let frame = 0;
+  const update = () => {
+    frame = 0;
+    const first = Math.max(0, Math.floor(scroller.scrollTop / ROW_PX) - MARGIN_ROWS);
+    const last = Math.min(count - 1, Math.ceil((scroller.scrollTop + (scroller.clientHeight || 600)) / ROW_PX) + MARGIN_ROWS);
+    for (const [index, row] of shown) {
+      if (index < first || index > last) {
+        if (row.contains(document.activeElement)) continue; // keep the focused bar in place
+        row.remove();
+        shown.delete(index);
+      }
+    }
+    const fragment = document.createDocumentFragment();
+    for (let i = first; i <= last; i++) {
+      if (shown.has(i)) continue;
+      const row = makeRow(i);
+      row.style.top = `${i * ROW_PX}px`;
+      shown.set(i, row);
+      fragment.append(row);
+    }
+    body.append(fragment);
+  };
+  scroller.addEventListener("scroll", () => {
+    if (!frame) frame = requestAnimationFrame(update);
+  });
+  update();
+  return scroller;
 }
 
 function placement(textPx, left, width, trackPx) {
