@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from http_bench import run_service, seed, wait
 from selenium.webdriver import Chrome
 from selenium.webdriver.support.ui import WebDriverWait
 
 from common import T0
-from execution_service.adapters.nats import EmbeddedNats, Subjects
+from execution_service.adapters.nats import EmbeddedNats
 from execution_service.adapters.nats.embedded import free_port
-from http_bench import run_service, seed, wait
 from support.browser import chromium, resize
 from support.postgres import fresh_database
 
@@ -53,7 +53,13 @@ def big_execution(node_runs: int) -> list[tuple[str, dict[str, Any]]]:
         if n == node_runs - 1:
             emit("execution.node.failed", begin + length, **node, error="boom")
         else:
-            emit("execution.node.completed", begin + length, **node, output={"ok": n}, duration=length)
+            emit(
+                "execution.node.completed",
+                begin + length,
+                **node,
+                output={"ok": n},
+                duration=length,
+            )
     emit("execution.failed", 20 * node_runs + 500, error="node failed")
     return events
 
@@ -66,7 +72,8 @@ async def publish(url: str, prefix: str, events: list[tuple[str, dict[str, Any]]
     await nc.close()
 
 
-def measure(browser: Chrome, url: str, mark: str) -> dict[str, float]:
+def measure(browser: Chrome, url: str, page: str) -> dict[str, float]:
+    mark = f"{page}-drawn"
     browser.get(url)
     WebDriverWait(browser, 60, poll_frequency=0.02).until(
         lambda b: b.execute_script("return performance.getEntriesByName(arguments[0]).length", mark)
@@ -121,16 +128,19 @@ def main(executions: int, node_runs: int, repeat: int, shots: Path | None) -> No
             with chromium() as browser:
                 for width in (1280, 390):
                     resize(browser, width, 900)
-                    for name, path, mark in (
-                        (f"list of {executions:,} executions", "/ui/", "executions-drawn"),
-                        (f"timeline of {node_runs} node runs", f"/ui/executions/{BIG}", "timeline-drawn"),
-                    ):  # fmt: skip
+                    pages = (
+                        (f"list of {executions:,} executions", "/ui/", "executions"),
+                        (f"timeline of {node_runs} node runs", f"/ui/executions/{BIG}", "timeline"),
+                    )
+                    for name, path, mark in pages:
                         runs = [measure(browser, base + path, mark) for _ in range(repeat)]
                         if "timeline" in name:
                             runs[-1]["redraw"] = redraw_ms(browser)
                             if shots:
                                 shots.mkdir(parents=True, exist_ok=True)
-                                browser.save_screenshot(str(shots / f"timeline-{node_runs}-{width}.png"))
+                                browser.save_screenshot(
+                                    str(shots / f"timeline-{node_runs}-{width}.png")
+                                )
                         results[f"{name} at {width} px"] = runs
         finally:
             service.terminate()
@@ -146,7 +156,8 @@ def main(executions: int, node_runs: int, repeat: int, shots: Path | None) -> No
         if "redraw" in runs[-1]:
             extra = f", a timeline redraw {runs[-1]['redraw']:.0f} ms"
         elements = int(runs[0]["elements"])
-        print(f"  {name:<40} first paint {fcp:5.0f}, data drawn {drawn:5.0f}{extra} ({elements} elements)")
+        drawing = f"first paint {fcp:5.0f}, data drawn {drawn:5.0f}{extra}"
+        print(f"  {name:<40} {drawing} ({elements} elements)")
 
 
 async def _drop_stream(url: str, name: str) -> None:

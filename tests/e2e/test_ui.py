@@ -20,6 +20,7 @@ import nats
 import pytest
 from selenium.webdriver import ActionChains, Chrome
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from execution_service.adapters.nats import Subjects
@@ -100,6 +101,15 @@ def css(browser: Chrome, selector: str) -> list[Any]:
     return browser.find_elements(By.CSS_SELECTOR, selector)
 
 
+def classes(element: Any) -> list[str]:
+    return str(element.get_attribute("class") or "").split()
+
+
+def shown(browser: Chrome, selector: str) -> Any:
+    """The first displayed element that matches, or None (for WebDriverWait.until)."""
+    return next((e for e in css(browser, selector) if e.is_displayed()), None)
+
+
 def test_the_page_shows_the_demo_follows_new_events_and_retries(
     env: dict[str, str], service: Service
 ) -> None:
@@ -123,7 +133,7 @@ def test_the_page_shows_the_demo_follows_new_events_and_retries(
         wait.until(lambda b: css(b, ".trace-row[data-node-id='search']"))
         assert browser.current_url == service.base + "/ui/executions/demo-failed"
         failed_row = browser.find_element(By.CSS_SELECTOR, ".trace-row[data-node-id='search']")
-        assert "failed-node" in failed_row.get_attribute("class").split()
+        assert "failed-node" in classes(failed_row)
         assert "failed here" in failed_row.text
         bar = failed_row.find_element(By.CSS_SELECTOR, ".bar")
         assert bar.get_attribute("data-status") == "FAILED" and "FAILED" in bar.text
@@ -131,15 +141,23 @@ def test_the_page_shows_the_demo_follows_new_events_and_retries(
         alert = browser.find_element(By.CSS_SELECTOR, ".alert").text
         assert "Web search" in alert and "search API timed out" in alert
         ActionChains(browser).move_to_element(bar).perform()
-        tip = wait.until(lambda b: next((t for t in css(b, ".tip") if t.is_displayed()), None))
+        tip: Any = wait.until(lambda b: shown(b, ".tip"))
         assert re.search(r"Start\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC", tip.text), tip.text
         browser.save_screenshot(str(screenshots() / "timeline.png"))
+        body = browser.find_element(By.TAG_NAME, "body")
+        for _ in range(40):  # the bars are reachable from the keyboard, in order
+            body.send_keys(Keys.TAB)
+            if browser.switch_to.active_element.get_attribute("data-run-id"):
+                break
+        assert "bar" in classes(browser.switch_to.active_element)
         ActionChains(browser).move_to_element(browser.find_element(By.TAG_NAME, "h1")).perform()
         shoot(browser, "execution-failed")
 
         browser.execute_script("window.sameDocument = true")
         execution = service.get("/api/executions/demo-failed")[1]
-        asyncio.run(publish(env, "execution.node.started", node_started(execution, "notify", "Notify")))
+        asyncio.run(
+            publish(env, "execution.node.started", node_started(execution, "notify", "Notify"))
+        )
         row = wait.until(lambda b: css(b, ".trace-row[data-node-id='notify']"))[0]
         assert "RUNNING" in row.text
         assert browser.execute_script("return window.sameDocument") is True  # no reload
@@ -151,7 +169,7 @@ def test_the_page_shows_the_demo_follows_new_events_and_retries(
 
             def press_and_confirm() -> str:
                 browser.find_element(By.CSS_SELECTOR, "button.retry").click()
-                dialog = wait.until(lambda b: next((d for d in css(b, "dialog[open]")), None))
+                dialog: Any = wait.until(lambda b: shown(b, "dialog[open]"))
                 assert "attempt 2" in dialog.text and "Web search" in dialog.text
                 dialog.find_element(By.CSS_SELECTOR, "button[value='confirm']").click()
                 return str(wait.until(lambda b: css(b, ".result"))[0].text)
@@ -166,7 +184,10 @@ def test_the_page_shows_the_demo_follows_new_events_and_retries(
         assert received["eventType"] == "execution.retry.requested"
         assert received["data"]["executionId"] == "demo-failed"
         assert received["data"]["failedNodeId"] == "search" and received["data"]["attempt"] == 2
-        wait.until(lambda b: "search" in b.find_element(By.ID, "retries-title").find_element(By.XPATH, "..").text)
+        wait.until(
+            lambda b: "search"
+            in b.find_element(By.ID, "retries-title").find_element(By.XPATH, "..").text
+        )
         shoot(browser, "execution-retried")
 
         asyncio.run(publish(env, "execution.started", b"{not json"))
@@ -177,5 +198,7 @@ def test_the_page_shows_the_demo_follows_new_events_and_retries(
         shoot(browser, "dead-letters")
 
         browser.get(service.base + "/ui/executions/demo-completed")  # a deep link
-        wait.until(lambda b: css(b, ".trace-row[data-node-id='write'] .bar[data-status='COMPLETED']"))
+        wait.until(
+            lambda b: css(b, ".trace-row[data-node-id='write'] .bar[data-status='COMPLETED']")
+        )
         assert not css(browser, "button.retry")

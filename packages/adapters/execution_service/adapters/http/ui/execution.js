@@ -171,7 +171,10 @@ export function executionView(root, { id, setLive }) {
   const clock = setInterval(() => {
     if (state.execution && state.execution.status === "RUNNING") schedule();
   }, 1000);
+  // Where each bar's words fit depends on the width.
+  window.addEventListener("resize", schedule);
   return () => {
+    window.removeEventListener("resize", schedule);
     if (live) live.stop();
     clearInterval(clock);
     clearTimeout(sideTimer);
@@ -208,7 +211,7 @@ function drawHead(el, e, retry) {
   replace(
     el,
     h("div", { class: "title-row" }, h("h1", { class: "mono" }, e.id), statusBadge(e.status), e.status === "FAILED" ? h("button", { type: "button", class: "primary retry", onclick: retry }, "Retry…") : null),
-    h("dl", { class: "facts" }, ...fields.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v)))),
+    h("dl", { class: "facts" }, ...fields.map(([k, v]) => h("div", { class: k === "Nodes" ? "wide" : null }, h("dt", {}, k), h("dd", {}, v)))),
   );
 }
 

@@ -76,7 +76,7 @@ export function drawTimeline(root, { execution, runs, failedRunId, selectedRunId
       "button",
       {
         type: "button",
-        class: `bar status-${run.status} ${extraClass} ${placement(text.length * 7 + 12, left, width, trackPx)} ${run.id && run.id === selectedRunId ? "selected" : ""}`,
+        class: `bar status-${run.status} ${extraClass} ${placement(text.length * 7.5 + 12, left, width, trackPx)} ${run.id && run.id === selectedRunId ? "selected" : ""}`,
         dataset: { runId: run.id || "", status: run.status },
         "aria-label": `${label}: ${words}, from ${formatTime(start, true)} to ${run.completedAt ? formatTime(end, true) : "now"}`,
       },
@@ -196,7 +196,8 @@ function windowed(body, count, makeRow) {
 function placement(textPx, left, width, trackPx) {
   const room = { "text-after": ((100 - left - width) / 100) * trackPx, "text-inside": (width / 100) * trackPx, "text-before": (left / 100) * trackPx };
   const fits = Object.keys(room).find((where) => room[where] >= textPx);
-  return fits || Object.keys(room).reduce((a, b) => (room[a] >= room[b] ? a : b));
+  // Nowhere for all of it: inside, cut short, while the status word still shows.
+  return fits || (room["text-inside"] >= 80 ? "text-inside" : Object.keys(room).reduce((a, b) => (room[a] >= room[b] ? a : b)));
 }
 
 function tickLabel(ms, percent) {
