@@ -174,8 +174,8 @@ def test_the_page_shows_the_demo_follows_new_events_and_retries(
                 dialog.find_element(By.CSS_SELECTOR, "button[value='confirm']").click()
                 return str(wait.until(lambda b: css(b, ".result"))[0].text)
 
-            shown = await asyncio.to_thread(press_and_confirm)
-            assert shown.startswith("202 Accepted") and "attempt 2" in shown, shown
+            answer = await asyncio.to_thread(press_and_confirm)
+            assert answer.startswith("202 Accepted") and "attempt 2" in answer, answer
             received = json.loads((await sub.next_msg(timeout=10)).data)
             await nc.close()
             return received
