@@ -123,13 +123,16 @@ export function listView(root, { params, navigate, setLive }) {
 
   function onExecution(execution) {
     const at = rows.findIndex((e) => e.id === execution.id);
-    if (at >= 0) {
+    const matches = !filters.status || execution.status === filters.status;
+    if (at >= 0 && !matches) {
+      reloadSoon(); // it has left this filter
+    } else if (at >= 0) {
       rows[at] = execution;
       drawnKey = "";
       const old = body.querySelector(`tr[data-id="${CSS.escape(execution.id)}"]`);
       if (old) old.replaceWith(row(execution));
       if (Date.now() - lastCounts > 2000) loadCounts().catch(() => {});
-    } else if (!filters.id) {
+    } else if (!filters.id && matches) {
       reloadSoon();
     }
   }
@@ -138,7 +141,8 @@ export function listView(root, { params, navigate, setLive }) {
   const ready = Promise.all([load(), loadCounts()]).catch((error) => {
     replace(body, h("tr", {}, h("td", { colspan: "7", class: "error" }, `Could not load the executions: ${error.message}`)));
   });
-  const streamFilters = { status: filters.status, workflowId: filters.workflowId, userId: filters.userId };
+  // Not filtered by status on the server: a row that leaves the filter must be told too.
+  const streamFilters = { workflowId: filters.workflowId, userId: filters.userId };
   const live = new Live({
     url: `/api/executions/stream${query(streamFilters)}`,
     events: { execution: onExecution },
