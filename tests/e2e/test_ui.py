@@ -202,3 +202,6 @@ def test_the_page_shows_the_demo_follows_new_events_and_retries(
             lambda b: css(b, ".trace-row[data-node-id='write'] .bar[data-status='COMPLETED']")
         )
         assert not css(browser, "button.retry")
+        # No script error anywhere on the way (a missing stream is a 404 the page handles).
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert [e for e in errors if not re.search(r"/stream(\?|\s|$)", e["message"])] == []
