@@ -14,6 +14,7 @@ from execution_service.adapters.http.errors import json_errors, validation_error
 from execution_service.adapters.http.handlers import SERVICES, HttpServices, add_routes
 from execution_service.adapters.http.health import add_health_routes
 from execution_service.adapters.http.metrics import HttpMetrics
+from execution_service.adapters.http.ui import add_ui_routes
 
 OPENAPI_URL = "/api/docs/swagger.json"
 
@@ -33,6 +34,7 @@ def build_app(
     add_health_routes(app)
     if metrics:
         metrics.add_route(app)  # undocumented: apigami lists only routes with @docs
+    add_ui_routes(app)
     setup_aiohttp_apispec(
         app,
         title="Execution Service",
