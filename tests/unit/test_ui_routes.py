@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from execution_service.adapters.http import OPENAPI_URL, build_app
+from execution_service.adapters.http import OPENAPI_URL
+from execution_service.app import Container, Settings, create_app
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient]:
-    async with TestClient(TestServer(build_app())) as client:
+    async with TestClient(TestServer(create_app(Container(settings=Settings())))) as client:
         yield client
 
 
