@@ -85,7 +85,7 @@ def serve(settings: Settings, container: Container | None = None) -> None:
         app,
         host=settings.host,
         port=settings.port,
-        access_log_format=logs.ACCESS_LOG_FORMAT,
+        access_log_class=logs.AccessLog,
         print=None,
         shutdown_timeout=10,
     )

@@ -14,6 +14,7 @@ from aiohttp import web
 from execution_service.adapters.nats import EmbeddedNats
 from execution_service.adapters.nats.embedded import free_port
 from execution_service.adapters.postgres import EmbeddedPostgres
+from execution_service.app import logs
 from execution_service.app.banner import banner
 from execution_service.app.container import Container
 from execution_service.app.demo import demo_events, publish
@@ -42,7 +43,13 @@ def dev(settings: Settings, demo: bool, data_dir: str) -> None:
         if demo:
             app.cleanup_ctx.append(_publish_demo(container))
         print(banner(settings), flush=True)
-        web.run_app(app, host=settings.host, port=settings.port, print=None)
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log_class=logs.AccessLog,
+        )
     finally:
         if broker is not None:
             broker.stop()

@@ -20,7 +20,13 @@ log = logging.getLogger(__name__)
 
 def create_app(container: Container) -> web.Application:
     container.wire(modules=[handlers])
-    return build_app(container.settings().cors_origins)
+    settings = container.settings()
+    return build_app(
+        settings.cors_origins,
+        api_tokens=settings.api_tokens,
+        read_tokens=settings.read_tokens,
+        subject_prefix=settings.nats_subject_prefix,
+    )
 
 
 def with_runtime(app: web.Application, container: Container) -> web.Application:

@@ -1,5 +1,5 @@
 """The aiohttp application: routes, middlewares, and the OpenAPI 3 document with Swagger UI
-served by the service itself at /api/docs."""
+served by the service itself at /api/docs (and the AsyncAPI document of its events beside it)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,41 @@ from collections.abc import Sequence
 
 from aiohttp import web
 from aiohttp_apigami import setup_aiohttp_apispec, validation_middleware
+from aiohttp_apigami.constants import SWAGGER_DICT
 from aiohttp_apigami.core import OpenApiVersion
 
+from execution_service.adapters.http import openapi
+from execution_service.adapters.http.asyncapi import add_asyncapi
+from execution_service.adapters.http.auth import bearer_tokens
 from execution_service.adapters.http.cors import cors
 from execution_service.adapters.http.errors import json_errors, validation_error
 from execution_service.adapters.http.handlers import add_routes
+from execution_service.adapters.http.limits import MAX_BODY_BYTES, request_limits
 
 OPENAPI_URL = "/api/docs/swagger.json"
 
 
-def build_app(cors_origins: Sequence[str] = ("*",), version: str = "1.0.0") -> web.Application:
-    app = web.Application(middlewares=[cors(cors_origins), json_errors, validation_middleware])
+def build_app(
+    cors_origins: Sequence[str] = ("*",),
+    version: str = "1.0.0",
+    *,
+    api_tokens: Sequence[str] = (),
+    read_tokens: Sequence[str] = (),
+    subject_prefix: str = "",
+) -> web.Application:
+    if (api_tokens or read_tokens) and "*" in cors_origins:
+        # any origin echoed with credentials would undo the tokens' point
+        raise ValueError("with tokens, CORS origins must be listed, not '*'")
+    app = web.Application(
+        middlewares=[
+            cors(cors_origins),
+            json_errors,
+            bearer_tokens(api_tokens, read_tokens),
+            request_limits,
+            validation_middleware,
+        ],
+        client_max_size=MAX_BODY_BYTES,
+    )
     add_routes(app)
     setup_aiohttp_apispec(
         app,
@@ -30,4 +54,6 @@ def build_app(cors_origins: Sequence[str] = ("*",), version: str = "1.0.0") -> w
         error_callback=validation_error,
         in_place=True,
     )
+    openapi.complete(app[SWAGGER_DICT], guard_acts=bool(api_tokens), guard_reads=bool(read_tokens))
+    add_asyncapi(app, subject_prefix, version)
     return app
