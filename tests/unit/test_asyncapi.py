@@ -50,7 +50,9 @@ def test_it_names_the_seven_subjects_and_what_the_service_publishes() -> None:
         "p.execution.retry.requested",
         "p.dlq.{subject}",
     }
-    actions = {op["channel"]["$ref"].rsplit("/", 1)[1]: op["action"] for op in DOC["operations"].values()}
+    actions = {
+        op["channel"]["$ref"].rsplit("/", 1)[1]: op["action"] for op in DOC["operations"].values()
+    }
     assert actions["executionRetryRequested"] == actions["deadLetter"] == "send"
     assert {actions[n] for n in actions if n not in ("executionRetryRequested", "deadLetter")} == {
         "receive"
@@ -115,7 +117,11 @@ def test_parser_and_schema_agree_on_every_declared_field(
     subject: str, name: str, value: Any, accepted: bool
 ) -> None:
     data = {"executionId": "e1", "nodeId": "n1"} if "node" in subject else {"executionId": "e1"}
-    envelope = {"eventId": "k", "eventType": subject, "timestamp": "2026-11-25T10:00:00Z"}
+    envelope: dict[str, Any] = {
+        "eventId": "k",
+        "eventType": subject,
+        "timestamp": "2026-11-25T10:00:00Z",
+    }
     envelope["data"] = data | {name: value}
     parsed = parse_message(RawMessage(subject, json.dumps(envelope).encode()))
     assert isinstance(parsed, Event) is accepted, parsed

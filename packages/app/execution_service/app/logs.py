@@ -50,7 +50,7 @@ class AccessLog(AbstractAccessLogger):
             '%s "%s %s HTTP/%d.%d" %d %d %.6fs',
             request.remote,
             request.method,
-            redacted(request.rel_url),
+            redacted(request),
             version.major,
             version.minor,
             response.status,

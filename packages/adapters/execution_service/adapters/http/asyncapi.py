@@ -16,7 +16,12 @@ from execution_service.domain.event_schema import (
     FieldType,
     time_field,
 )
-from execution_service.domain.events import MAX_ATTEMPT, MAX_DURATION_MS, MAX_EVENT_BYTES, MAX_ID_LENGTH
+from execution_service.domain.events import (
+    MAX_ATTEMPT,
+    MAX_DURATION_MS,
+    MAX_EVENT_BYTES,
+    MAX_ID_LENGTH,
+)
 
 ASYNCAPI_URL = "/api/docs/asyncapi.json"
 RETRY_SUBJECT = "execution.retry.requested"

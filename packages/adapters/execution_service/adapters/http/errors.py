@@ -30,7 +30,7 @@ def error_response(request: web.Request, status: int, message: str, **extra: Any
         "message": message,
         "error": HTTPStatus(status).phrase,
         "timestamp": iso(datetime.now(UTC)),
-        "path": redacted(request.rel_url),
+        "path": redacted(request),
         **extra,
     }
     return web.json_response(body, status=status, dumps=json.dumps)
@@ -80,7 +80,5 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return response
     except Exception:  # noqa: BLE001 - anything unexpected: logged here, never shown
         request_id = uuid.uuid4().hex
-        log.exception(
-            "request %s failed: %s %s", request_id, request.method, redacted(request.rel_url)
-        )
+        log.exception("request %s failed: %s %s", request_id, request.method, redacted(request))
         return error_response(request, 500, "internal error", requestId=request_id)
