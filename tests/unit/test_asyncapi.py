@@ -145,3 +145,10 @@ def test_parser_and_schema_agree_on_the_envelope(subject: str) -> None:
         parsed = parse_message(RawMessage(subject, json.dumps(envelope).encode()))
         assert isinstance(parsed, Event) is accepted, (envelope, parsed)
         assert valid(subject, envelope) is accepted, envelope
+
+
+def test_what_is_required_is_what_the_contract_says() -> None:
+    for subject in DATA:
+        data = PAYLOADS[subject]["properties"]["data"]
+        node = {"nodeId"} if subject.startswith("execution.node.") else set()
+        assert set(data["required"]) == {"executionId"} | node, subject

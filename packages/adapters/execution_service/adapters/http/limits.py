@@ -19,12 +19,9 @@ def too_large(request: web.Request) -> web.Response:
 async def request_limits(request: web.Request, handler: Handler) -> web.StreamResponse:
     if "\x00" in request.path or "\x00" in request.query_string:
         return error_response(request, 400, "the path or query holds a NUL character")
-    length = request.content_length
-    if length is not None and length > MAX_BODY_BYTES:
-        return too_large(request)
     if request.body_exists:
         try:
-            # bounded by the application's client_max_size; a chunked body has no length
+            # stops at the application's client_max_size, with or without a Content-Length
             await request.read()
         except web.HTTPRequestEntityTooLarge:
             return too_large(request)
