@@ -121,6 +121,7 @@ def test_schemathesis_finds_nothing_in_at_least_1000_cases(
     assert summary, f"no report; schemathesis said:\n{output}"
     assert summary["failures"] == [] and summary["errors"] == [], output
     assert run.returncode == 0, output
+    print(f"schemathesis: {summary['test_cases']} in {summary['running_time']:.0f} s")
     assert summary["test_cases"]["generated"] >= MIN_CASES, summary["test_cases"]
     # Every operation was tested, none was skipped for want of a schema it could read.
     assert summary["warnings"]["unsupported_regex"] == [], summary["warnings"]
