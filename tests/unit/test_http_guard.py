@@ -206,6 +206,7 @@ async def test_the_openapi_document_lists_every_shared_answer(guarded: TestClien
             assert "413" in responses, (method, path)
             if path != "/api/health":
                 assert "401" in responses and operation["security"], (method, path)
+                assert "503" in responses, (method, path)
     assert "security" not in paths["/api/health"]["get"]
     schemes = document["components"]["securitySchemes"]
     assert schemes["bearerToken"] == schemes["bearerToken"] | {"type": "http", "scheme": "bearer"}
