@@ -1,6 +1,7 @@
 """The answers every operation shares, added to the generated OpenAPI document so that it lists
 every status an endpoint can give (schemathesis holds the service to it): 400 where a parameter
-can be malformed, 401 where a token can be asked for, 413 for a body over the cap."""
+can be malformed, 401 where a token can be asked for, 413 for a body over the cap, 503
+while the store is down."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def complete(document: dict[str, Any], guard_acts: bool, guard_reads: bool) -> N
             responses.setdefault("413", _error(f"the request body is over {MAX_BODY_BYTES} bytes"))
             if is_open(path):
                 continue
+            responses.setdefault("503", _error("PostgreSQL or NATS is unavailable; try again"))
             reads = method.upper() in READ_METHODS
             responses.setdefault(
                 "401",
