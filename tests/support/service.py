@@ -30,8 +30,10 @@ def pex_path() -> Path:
     raise FileNotFoundError("build it first: ./pants package packages/app/execution_service/app:")
 
 
-def http(method: str, url: str, timeout: float = 5.0) -> tuple[int, Any]:
-    request = urllib.request.Request(url, method=method)
+def http(
+    method: str, url: str, timeout: float = 5.0, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    request = urllib.request.Request(url, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -66,8 +68,8 @@ class Service:
             time.sleep(0.2)
         raise AssertionError(f"not healthy in {timeout}s:\n{self.log.read_text()[-3000:]}")
 
-    def get(self, path: str) -> tuple[int, Any]:
-        return http("GET", self.base + path)
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        return http("GET", self.base + path, headers=headers)
 
     def post(self, path: str) -> tuple[int, Any]:
         return http("POST", self.base + path)

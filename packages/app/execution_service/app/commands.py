@@ -45,7 +45,7 @@ def serve(
         app,
         host=settings.host,
         port=settings.port,
-        access_log_format=logs.ACCESS_LOG_FORMAT,
+        access_log_class=logs.AccessLog,
         print=None,
         shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
     )

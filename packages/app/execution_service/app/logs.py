@@ -6,6 +6,11 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web import BaseRequest, StreamResponse
+
+from execution_service.adapters.http.redact import redacted
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -34,4 +39,21 @@ def configure(production: bool, level: str = "INFO") -> None:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
-ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs'
+class AccessLog(AbstractAccessLogger):
+    """aiohttp's `%a "%r" %s %b %Tfs` line, with credential-like query values hidden
+    (`?access_token=…` is refused, but a client that tries it must not leave its token in the
+    log either)."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        version = request.version
+        self.logger.info(
+            '%s "%s %s HTTP/%d.%d" %d %d %.6fs',
+            request.remote,
+            request.method,
+            redacted(request),
+            version.major,
+            version.minor,
+            response.status,
+            response.body_length,
+            time,
+        )

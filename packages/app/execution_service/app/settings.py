@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -31,11 +32,18 @@ class Settings:
     ack_wait_seconds: int = 60
     log_level: str = "INFO"
     cors_origins: tuple[str, ...] = ("*",)
+    api_tokens: tuple[str, ...] = ()  # POST and DELETE need one when set
+    read_tokens: tuple[str, ...] = ()  # GETs need one (or an API token) when set
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         production = _environment(env) == "production"
+        cors_origins = tuple(
+            o.strip() for o in (env.get("CORS_ORIGINS") or "*").split(",") if o.strip()
+        )
+        api_tokens, read_tokens = _tokens(env, "API_TOKENS"), _tokens(env, "READ_TOKENS")
+        _check_guard(api_tokens, read_tokens, cors_origins)
         return cls(
             database_url=_database_url(env.get("DATABASE_URL")),
             nats_urls=_nats_urls(env.get("NATS_URL") or "nats://localhost:4222"),
@@ -50,9 +58,9 @@ class Settings:
             batches_in_flight=_int(env, "BATCHES_IN_FLIGHT", 2, 1, 8),
             ack_wait_seconds=_int(env, "ACK_WAIT_SECONDS", 60, 1, 3600),
             log_level=_log_level(env.get("LOG_LEVEL") or "INFO"),
-            cors_origins=tuple(
-                o.strip() for o in (env.get("CORS_ORIGINS") or "*").split(",") if o.strip()
-            ),
+            cors_origins=cors_origins,
+            api_tokens=api_tokens,
+            read_tokens=read_tokens,
         )
 
     def require_database(self) -> PostgresUrl:
@@ -119,3 +127,38 @@ def _log_level(text: str) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {text!r}")
     return level
+
+
+MIN_TOKEN_LENGTH = 16
+# RFC 6750's b64token: what an `Authorization: Bearer` header can carry.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def _tokens(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Messages name the token's position, never the token: it is a secret."""
+    tokens = tuple(t.strip() for t in (env.get(name) or "").split(",") if t.strip())
+    for position, token in enumerate(tokens, 1):
+        if not _B64TOKEN.fullmatch(token):
+            raise SettingsError(
+                f"{name}: token {position} holds characters a Bearer header cannot carry "
+                "(letters, digits and -._~+/ only, then optional =)"
+            )
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise SettingsError(
+                f"{name}: token {position} is shorter than {MIN_TOKEN_LENGTH} characters"
+            )
+    return tokens
+
+
+def _check_guard(
+    api_tokens: tuple[str, ...], read_tokens: tuple[str, ...], cors_origins: tuple[str, ...]
+) -> None:
+    if read_tokens and not api_tokens:
+        raise SettingsError(
+            "READ_TOKENS is set but API_TOKENS is not: reads would be guarded and retries open"
+        )
+    if (api_tokens or read_tokens) and "*" in cors_origins:
+        raise SettingsError(
+            "CORS_ORIGINS must list the browser origins allowed to call the API (not '*', "
+            "its default) when API_TOKENS is set, e.g. CORS_ORIGINS=https://app.example.com"
+        )

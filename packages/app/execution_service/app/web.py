@@ -22,7 +22,15 @@ log = logging.getLogger(__name__)
 def create_app(container: Container) -> web.Application:
     # The container is the handlers' HttpServices: mypy checks here that it has every
     # provider they use, of the right type.
-    return build_app(container, container.settings().cors_origins, metrics=container.http_metrics())
+    settings = container.settings()
+    return build_app(
+        container,
+        settings.cors_origins,
+        metrics=container.http_metrics(),
+        api_tokens=settings.api_tokens,
+        read_tokens=settings.read_tokens,
+        subject_prefix=settings.nats_subject_prefix,
+    )
 
 
 def with_runtime(app: web.Application, container: Container) -> web.Application:

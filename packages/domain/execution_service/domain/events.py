@@ -12,6 +12,8 @@ from typing import Any
 
 import attrs
 
+from execution_service.domain import event_schema
+
 JSON = Any  # a value json.loads can return
 MAX_EVENT_BYTES = 256 * 1024
 MAX_ID_LENGTH = 256  # ids are indexed; an index entry must stay small
@@ -31,12 +33,13 @@ class EventKind(enum.Enum):
     def __init__(self, subject: str) -> None:
         # plain attributes, read for every event
         self.is_node = subject.startswith("execution.node.")
-        self.time_field = subject.rsplit(".", 1)[1] + "At"  # startedAt, completedAt…
+        self.time_field = event_schema.time_field(subject)  # startedAt, completedAt…
 
     __hash__ = object.__hash__  # members are singletons; Enum's own hashes the name in Python
 
 
 _BY_SUBJECT = {kind.value: kind for kind in EventKind}
+_REQUIRED = {kind: event_schema.required(kind.value) for kind in EventKind}
 
 
 @attrs.frozen
@@ -210,11 +213,12 @@ def _event(kind: EventKind, key: str, envelope: dict[str, Any], payload: bytes) 
     timestamp = timestamp or at
     at = at or timestamp
     assert timestamp is not None and at is not None
-    node_id = _string(data, "nodeId", required=kind.is_node)
+    required = _REQUIRED[kind]
+    node_id = _string(data, "nodeId", required="nodeId" in required)
     return Event(
         key=key,
         kind=kind,
-        execution_id=_string(data, "executionId", required=True) or "",
+        execution_id=_string(data, "executionId", required="executionId" in required) or "",
         timestamp=timestamp,
         at=at,
         attempt=_attempt(data),

@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from marshmallow import ValidationError
 
+from execution_service.adapters.http.redact import redacted
 from execution_service.adapters.http.serialize import iso
 from execution_service.domain import Conflict, NotFound, PublishFailed, Unavailable
 
@@ -29,7 +30,7 @@ def error_response(request: web.Request, status: int, message: str, **extra: Any
         "message": message,
         "error": HTTPStatus(status).phrase,
         "timestamp": iso(datetime.now(UTC)),
-        "path": str(request.rel_url),
+        "path": redacted(request),
         **extra,
     }
     return web.json_response(body, status=status, dumps=json.dumps)
@@ -73,8 +74,11 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             404: f"Cannot {request.method} {request.path}",
             405: f"{request.method} is not allowed on {request.path}",
         }.get(exc.status, exc.reason)
-        return error_response(request, exc.status, message)
+        response = error_response(request, exc.status, message)
+        if "Allow" in exc.headers:  # RFC 9110: a 405 names the methods that are allowed
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:  # noqa: BLE001 - anything unexpected: logged here, never shown
         request_id = uuid.uuid4().hex
-        log.exception("request %s failed: %s %s", request_id, request.method, request.rel_url)
+        log.exception("request %s failed: %s %s", request_id, request.method, redacted(request))
         return error_response(request, 500, "internal error", requestId=request_id)
