@@ -14,6 +14,7 @@ import psycopg
 from execution_service.adapters.postgres.url import PostgresUrl
 
 _OS_USER = "pgserver"
+_START_ATTEMPTS = 3
 
 
 def _ensure_os_user() -> None:
@@ -42,7 +43,17 @@ class EmbeddedPostgres:
 
         _ensure_os_user()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(str(self.data_dir.resolve()), cleanup_mode="stop")
+        for attempt in range(1, _START_ATTEMPTS + 1):
+            try:
+                self._server = pgserver.get_server(
+                    str(self.data_dir.resolve()), cleanup_mode="stop"
+                )
+                break
+            except subprocess.TimeoutExpired:
+                # pgserver gives pg_ctl 10 s, which a loaded machine can exceed while the
+                # server goes on starting; asking again finds it running and waits for it.
+                if attempt == _START_ATTEMPTS:
+                    raise
         return PostgresUrl.parse(self._server.get_uri())
 
     def start(self, database: str = "execution_service") -> PostgresUrl:
