@@ -4,7 +4,9 @@ and NATS, serves the demo executions, and Ctrl-C leaves no process of it behind.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 from pathlib import Path
 
 from execution_service.adapters.nats.embedded import free_port
@@ -45,12 +47,16 @@ def demo_statuses(service: Service) -> list[str]:
 
 
 def test_dev_starts_everything_serves_the_demo_and_ctrl_c_stops_it_all(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+    # Not under tmp_path: the embedded PostgreSQL runs as the OS user `pgserver`, and every
+    # pytest process that starts (Pants runs test files side by side) sets its base,
+    # /tmp/pytest-of-root, back to mode 0700, cutting that user off mid-start.
+    data = Path(tempfile.mkdtemp(prefix="es-dev-test-"))
     try:
         check_dev(tmp_path, data)
-    finally:  # whatever happened, leave nothing running
+    finally:  # whatever happened, leave nothing running, and nothing on disk
         for pid in processes_using(data):
             os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def check_dev(tmp_path: Path, data: Path) -> None:
