@@ -7,13 +7,14 @@ from collections.abc import Awaitable, Callable
 from dependency_injector import containers, providers
 from nats.aio.client import Client
 
+from execution_service.adapters.http import LiveStreams
 from execution_service.adapters.nats import (
     ConsumerSettings,
     EventConsumer,
     NatsRetryPublisher,
     Subjects,
 )
-from execution_service.adapters.postgres import PostgresStore, create_database
+from execution_service.adapters.postgres import PostgresChanges, PostgresStore, create_database
 from execution_service.adapters.system import SystemClock
 from execution_service.app.settings import Settings
 
@@ -57,3 +58,8 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(_consumer_settings, settings),
     )
     health_checks = providers.Singleton(_health_checks, store, nats_client)
+    # live updates: one LISTEN connection per process, fanned out to its SSE clients
+    changes = providers.Singleton(lambda s: PostgresChanges(s.require_database()), settings)
+    live_streams = providers.Singleton(
+        lambda changes, s: LiveStreams(changes, max_clients=s.sse_max_clients), changes, settings
+    )

@@ -31,6 +31,7 @@ class Settings:
     ack_wait_seconds: int = 60
     log_level: str = "INFO"
     cors_origins: tuple[str, ...] = ("*",)
+    sse_max_clients: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -50,6 +51,7 @@ class Settings:
             batches_in_flight=_int(env, "BATCHES_IN_FLIGHT", 2, 1, 8),
             ack_wait_seconds=_int(env, "ACK_WAIT_SECONDS", 60, 1, 3600),
             log_level=_log_level(env.get("LOG_LEVEL") or "INFO"),
+            sse_max_clients=_int(env, "SSE_MAX_CLIENTS", 1000, 1, 100_000),
             cors_origins=tuple(
                 o.strip() for o in (env.get("CORS_ORIGINS") or "*").split(",") if o.strip()
             ),

@@ -12,14 +12,14 @@ import nats
 from aiohttp import web
 from dependency_injector import providers
 
-from execution_service.adapters.http import build_app, handlers
+from execution_service.adapters.http import build_app, handlers, stream
 from execution_service.app.container import Container
 
 log = logging.getLogger(__name__)
 
 
 def create_app(container: Container) -> web.Application:
-    container.wire(modules=[handlers])
+    container.wire(modules=[handlers, stream])
     return build_app(container.settings().cors_origins)
 
 
@@ -30,6 +30,10 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
         settings = container.settings()
         database = container.database()
         await database.connect()
+        changes = container.changes()
+        await changes.start()  # live views hear of every change committed from now on
+        live_streams = container.live_streams()
+        live_streams.start()
         nc = await nats.connect(
             servers=list(settings.nats_urls),
             name="execution-service",
@@ -51,10 +55,16 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
         finally:
             consumer.stop()  # finish and acknowledge the batch in hand
             await task
+            await live_streams.stop()
+            await changes.stop()
             await nc.close()
             await database.disconnect()
             log.info("stopped")
 
+    async def end_live_streams(_: web.Application) -> None:
+        container.live_streams().close_all()
+
+    app.on_shutdown.append(end_live_streams)
     app.cleanup_ctx.append(runtime)
     return app
 

@@ -12,12 +12,14 @@ from aiohttp_apigami.core import OpenApiVersion
 from execution_service.adapters.http.cors import cors
 from execution_service.adapters.http.errors import json_errors, validation_error
 from execution_service.adapters.http.handlers import add_routes
+from execution_service.adapters.http.stream import add_stream_routes
 
 OPENAPI_URL = "/api/docs/swagger.json"
 
 
 def build_app(cors_origins: Sequence[str] = ("*",), version: str = "1.0.0") -> web.Application:
     app = web.Application(middlewares=[cors(cors_origins), json_errors, validation_middleware])
+    add_stream_routes(app)  # first: /api/executions/stream is not an execution id
     add_routes(app)
     setup_aiohttp_apispec(
         app,

@@ -1,5 +1,6 @@
 """PostgreSQL: the ExecutionStore, its schema migrations, and DATABASE_URL handling."""
 
+from execution_service.adapters.postgres.changes import PostgresChanges
 from execution_service.adapters.postgres.embedded import EmbeddedPostgres
 from execution_service.adapters.postgres.migrations import (
     apply_migrations,
@@ -11,6 +12,7 @@ from execution_service.adapters.postgres.url import BadDatabaseUrl, PostgresUrl
 __all__ = [
     "BadDatabaseUrl",
     "EmbeddedPostgres",
+    "PostgresChanges",
     "PostgresStore",
     "PostgresUrl",
     "apply_migrations",
