@@ -174,16 +174,20 @@ async def execution_stream_handler(
     state = _ExecutionState(store, live, execution_id)
     subscribed_at = time.monotonic()
 
-    async def exists() -> None:
-        await get_execution(store, execution_id)  # 404 as JSON, before the stream starts
+    first: list[Message] = []
 
-    async def run(stream: _Stream, subscription: ChangeSubscription, mark: str) -> None:
-        messages = await state.read(subscribed_at)
+    async def exists() -> None:
+        """404 as JSON before the stream starts; and the first state, read at once."""
+        await get_execution(store, execution_id)
+        first.extend(await state.read(subscribed_at))
         missed = live.history.changed_since(_last_event_id(request))
         if missed is not None and execution_id not in missed:
-            messages = []  # nothing changed since the client's id: it has all this already
+            first.clear()  # nothing changed since the client's id: it has all this already
+
+    async def run(stream: _Stream, subscription: ChangeSubscription, mark: str) -> None:
+        if not first:
             stream.position = _last_event_id(request) or "0"
-        await stream.send(messages, mark)
+        await stream.send(first, mark)
         while not (state.finished and not subscription.pending()):
             changes = await stream.next_changes(subscription)
             if changes is None:
@@ -257,17 +261,22 @@ async def executions_stream_handler(
     state = _ListState(store, live, _filter(request))
     subscribed_at = time.monotonic()
 
-    async def run(stream: _Stream, subscription: ChangeSubscription, mark: str) -> None:
-        last_id = _last_event_id(request)
+    last_id = _last_event_id(request)
+    catch_up: list[Message] = []
+
+    async def missed() -> None:
+        """No Last-Event-ID: nothing to catch up (the client has just read the list)."""
         if last_id is not None:
-            stream.position = last_id
-            missed = live.history.changed_since(last_id)
-            catch_up = (
+            changed = live.history.changed_since(last_id)
+            catch_up.extend(
                 await state.snapshot()
-                if missed is None
-                else await state.changed(missed, subscribed_at)
+                if changed is None
+                else await state.changed(changed, subscribed_at)
             )
-            await stream.send(catch_up, mark)
+
+    async def run(stream: _Stream, subscription: ChangeSubscription, mark: str) -> None:
+        stream.position = last_id or "0"
+        await stream.send(catch_up, mark)
         while True:
             changes = await stream.next_changes(subscription)
             if changes is None:
@@ -278,10 +287,7 @@ async def executions_stream_handler(
                 messages = await state.snapshot()
             await stream.send(messages, position)
 
-    async def nothing() -> None:
-        return None
-
-    return await _live(request, live, live.changes.subscribe, nothing, run)
+    return await _live(request, live, live.changes.subscribe, missed, run)
 
 
 def add_stream_routes(app: web.Application) -> None:
