@@ -62,7 +62,9 @@ class PostgresChanges:
         the process should not serve live views it can't feed)."""
         self._task = asyncio.create_task(self._run(), name="execution-changes")
         waiting = asyncio.ensure_future(self._listening.wait())
-        done, _ = await asyncio.wait({waiting, self._task}, timeout=timeout)
+        done, _ = await asyncio.wait(
+            {waiting, self._task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if waiting not in done:
             waiting.cancel()
             await self.stop()
