@@ -32,7 +32,8 @@ class EventStream:
         return await asyncio.wait_for(self._next(), timeout)
 
     async def _next(self) -> Message | None:
-        event, data, message_id = "message", [], None
+        event, message_id = "message", None
+        data: list[str] = []
         while True:
             raw = await self.response.content.readline()
             if not raw:

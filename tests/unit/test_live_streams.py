@@ -4,6 +4,7 @@ The fake feed is told of each commit as PostgreSQL's trigger would tell it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -55,6 +56,7 @@ def _events(raws: Any) -> list[Any]:
     return [p for p in map(parse_message, raws) if isinstance(p, Event)]
 
 
+@contextlib.asynccontextmanager
 async def _live(max_clients: int = 10, send_timeout: float = 5.0) -> AsyncIterator[Live]:
     clock = FixedClock()
     store, changes = MemoryStore(clock), MemoryChanges()
@@ -79,7 +81,7 @@ async def _live(max_clients: int = 10, send_timeout: float = 5.0) -> AsyncIterat
 
 @pytest.fixture
 async def live() -> AsyncIterator[Live]:
-    async for value in _live():
+    async with _live() as value:
         yield value
 
 
@@ -158,7 +160,7 @@ async def test_a_burst_of_changes_is_one_message_with_the_last_state(live: Live)
 
 
 async def test_beyond_max_clients_is_a_json_503_until_one_leaves() -> None:
-    async for live in _live(max_clients=1):
+    async with _live(max_clients=1) as live:
         await live.commit(started("e1"))
         first = await live.stream("/api/executions/e1/stream")
         await first.next()
@@ -171,7 +173,7 @@ async def test_beyond_max_clients_is_a_json_503_until_one_leaves() -> None:
 
 
 async def test_a_client_that_stops_reading_is_dropped_and_frees_its_place() -> None:
-    async for live in _live(send_timeout=0.5):
+    async with _live(send_timeout=0.5) as live:
         await live.commit(started("e1"))
         reader, writer = await asyncio.open_connection(
             live.client.host, live.client.port  # type: ignore[arg-type]
