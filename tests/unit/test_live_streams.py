@@ -157,6 +157,8 @@ async def test_a_burst_of_changes_is_one_message_with_the_last_state(live: Live)
         await live.commit(node("e1", f"n{i}", "started", 10 + i))
     got = await stream.next()
     assert got and got.json()["nodes"]["total"] == 20
+    with pytest.raises(TimeoutError):
+        await stream.next(timeout=INTERVAL * 3)  # and nothing more
 
 
 async def test_beyond_max_clients_is_a_json_503_until_one_leaves() -> None:
