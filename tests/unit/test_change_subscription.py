@@ -39,4 +39,5 @@ async def test_a_gap_reaches_every_subscriber_and_wakes_it() -> None:
         await asyncio.sleep(0)
         assert not waiting.done()
         subscribers.lose()
-        assert (await waiting).gap and (await a.take()).gap
+        assert (await asyncio.wait_for(waiting, 5)).gap
+        assert (await asyncio.wait_for(a.take(), 5)).gap
