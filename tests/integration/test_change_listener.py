@@ -61,6 +61,9 @@ async def test_a_recorded_batch_notifies_its_executions_once_committed(
             late = message("execution.node.started", {"executionId": "e1", "nodeId": "n9"}, ms=1)
             await record_events(store, [late])
             assert await _heard(subscription) == {"e1"}
+            done = message("execution.node.completed", {"executionId": "e1", "nodeId": "n9"}, ms=2)
+            await record_events(store, [done])  # an update of that node run only
+            assert await _heard(subscription) == {"e1"}
     finally:
         await database.disconnect()
 
