@@ -8,6 +8,8 @@ from execution_service.app.cli import main
 
 def test_defaults_and_a_full_environment() -> None:
     assert Settings.from_env({}).port == 3003
+    assert Settings.from_env({}).sse_max_clients == 1000
+    assert Settings.from_env({"SSE_MAX_CLIENTS": "5"}).sse_max_clients == 5
     settings = Settings.from_env(
         {
             "PORT": "8080",
@@ -35,6 +37,7 @@ def test_defaults_and_a_full_environment() -> None:
         ({"APP_ENV": "staging"}, "APP_ENV/NODE_ENV must be development or production"),
         ({"BATCH_SIZE": "0"}, "BATCH_SIZE must be an integer from 1"),
         ({"NATS_STREAM": "a.b"}, "NATS_STREAM may hold letters"),
+        ({"SSE_MAX_CLIENTS": "0"}, "SSE_MAX_CLIENTS must be an integer from 1"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(env: dict[str, str], says: str) -> None:

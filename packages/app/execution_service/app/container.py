@@ -8,7 +8,7 @@ from dependency_injector import containers, providers
 from nats.aio.client import Client
 from prometheus_client import CollectorRegistry
 
-from execution_service.adapters.http import HttpMetrics
+from execution_service.adapters.http import HttpMetrics, LiveStreams
 from execution_service.adapters.nats import (
     ConsumerSettings,
     EventConsumer,
@@ -16,6 +16,7 @@ from execution_service.adapters.nats import (
     Subjects,
 )
 from execution_service.adapters.postgres import (
+    PostgresChanges,
     PostgresQueries,
     PostgresRecorder,
     create_database,
@@ -89,4 +90,9 @@ class Container(containers.DeclarativeContainer):
     gauge_sample_seconds = providers.Object(SAMPLE_SECONDS)
     gauge_sampler = providers.Singleton(
         GaugeSampler, runtime_gauges, nats_client, consumer, database, gauge_sample_seconds
+    )
+    # live updates: one LISTEN connection per process, fanned out to its SSE clients
+    changes = providers.Singleton(lambda s: PostgresChanges(s.require_database()), settings)
+    live_streams = providers.Singleton(
+        lambda changes, s: LiveStreams(changes, max_clients=s.sse_max_clients), changes, settings
     )

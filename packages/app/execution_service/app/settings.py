@@ -34,6 +34,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ("*",)
     api_tokens: tuple[str, ...] = ()  # POST and DELETE need one when set
     read_tokens: tuple[str, ...] = ()  # GETs need one (or an API token) when set
+    sse_max_clients: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -61,6 +62,7 @@ class Settings:
             cors_origins=cors_origins,
             api_tokens=api_tokens,
             read_tokens=read_tokens,
+            sse_max_clients=_int(env, "SSE_MAX_CLIENTS", 1000, 1, 100_000),
         )
 
     def require_database(self) -> PostgresUrl:

@@ -40,6 +40,10 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
         settings = container.settings()
         database = container.database()
         await database.connect()
+        changes = container.changes()
+        await changes.start()  # live views hear of every change committed from now on
+        live_streams = container.live_streams()
+        live_streams.start()
         nc = await nats.connect(
             servers=list(settings.nats_urls),
             name="execution-service",
@@ -67,10 +71,16 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
                 await sampling
             consumer.stop()  # finish and acknowledge the batch in hand
             await task
+            await live_streams.stop()
+            await changes.stop()
             await nc.close()
             await database.disconnect()
             log.info("stopped")
 
+    async def end_live_streams(_: web.Application) -> None:
+        container.live_streams().close_all()
+
+    app.on_shutdown.append(end_live_streams)
     app.cleanup_ctx.append(runtime)
     return app
 

@@ -1,8 +1,9 @@
 """HTTP: the REST API on aiohttp, validated and documented with aiohttp-apigami."""
 
-from execution_service.adapters.http import handlers, health
+from execution_service.adapters.http import handlers, health, stream
 from execution_service.adapters.http.app import OPENAPI_URL, build_app
 from execution_service.adapters.http.handlers import HealthChecks, HttpServices
+from execution_service.adapters.http.live import LiveStreams
 from execution_service.adapters.http.metrics import METRICS_PATH, HttpMetrics
 
 __all__ = [
@@ -11,7 +12,9 @@ __all__ = [
     "HealthChecks",
     "HttpMetrics",
     "HttpServices",
+    "LiveStreams",
     "build_app",
     "handlers",
     "health",
+    "stream",
 ]

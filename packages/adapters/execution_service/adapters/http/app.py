@@ -19,6 +19,7 @@ from execution_service.adapters.http.handlers import SERVICES, HttpServices, add
 from execution_service.adapters.http.health import add_health_routes
 from execution_service.adapters.http.limits import MAX_BODY_BYTES, request_limits
 from execution_service.adapters.http.metrics import HttpMetrics
+from execution_service.adapters.http.stream import add_stream_routes
 from execution_service.adapters.http.ui import add_ui_routes
 
 OPENAPI_URL = "/api/docs/swagger.json"
@@ -50,6 +51,7 @@ def build_app(
         client_max_size=MAX_BODY_BYTES,
     )
     app[SERVICES] = services
+    add_stream_routes(app)  # first: /api/executions/stream is not an execution id
     add_routes(app)
     add_health_routes(app)
     if metrics:

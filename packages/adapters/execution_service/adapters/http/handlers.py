@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp_apigami import docs, querystring_schema, response_schema
 
 from execution_service.adapters.http import schemas, serialize
+from execution_service.adapters.http.live import LiveStreams
 from execution_service.domain import (
     Clock,
     ExecutionFilter,
@@ -57,6 +58,9 @@ class HttpServices(Protocol):
 
     @property
     def readiness_checks(self) -> Callable[[], HealthChecks]: ...
+
+    @property
+    def live_streams(self) -> Callable[[], LiveStreams]: ...
 
 
 SERVICES = web.AppKey[HttpServices]("services")

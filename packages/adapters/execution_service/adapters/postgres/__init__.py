@@ -1,5 +1,6 @@
 """PostgreSQL: the recorder and queries, their schema migrations, and DATABASE_URL handling."""
 
+from execution_service.adapters.postgres.changes import PostgresChanges
 from execution_service.adapters.postgres.database import create_database
 from execution_service.adapters.postgres.embedded import EmbeddedPostgres
 from execution_service.adapters.postgres.migrations import (
@@ -14,6 +15,7 @@ from execution_service.adapters.postgres.url import BadDatabaseUrl, PostgresUrl
 __all__ = [
     "BadDatabaseUrl",
     "EmbeddedPostgres",
+    "PostgresChanges",
     "PostgresQueries",
     "PostgresRecorder",
     "PostgresUrl",
