@@ -41,7 +41,8 @@ async def _postgres(url: PostgresUrl) -> AsyncIterator[Feed]:
 
     async def commit(ids: set[str]) -> None:
         await writer.execute(
-            """INSERT INTO executions (id, status) SELECT unnest($1::text[]), 'RUNNING'
+            """INSERT INTO executions (id, status, claim_rank, claim_stamp)
+               SELECT unnest($1::text[]), 'RUNNING', 0, ''
                ON CONFLICT (id) DO UPDATE SET status = 'RUNNING'""",
             sorted(ids),
         )

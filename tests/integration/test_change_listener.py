@@ -19,6 +19,11 @@ from execution_service.domain.changes import ChangeSubscription
 from support.events import history, message
 from support.postgres import BothSides, fresh_database
 
+# A running execution as the recorder writes one: no phase or deciding event beyond running.
+RUNNING_ROW = (
+    "INSERT INTO executions (id, status, claim_rank, claim_stamp) VALUES ($1, 'RUNNING', 0, '')"
+)
+
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[PostgresUrl]:
@@ -75,9 +80,9 @@ async def test_a_rolled_back_write_notifies_nothing(
         with changes.subscribe() as subscription:
             transaction = connection.transaction()
             await transaction.start()
-            await connection.execute("INSERT INTO executions (id, status) VALUES ('rb', 'RUNNING')")
+            await connection.execute(RUNNING_ROW, "rb")
             await transaction.rollback()
-            await connection.execute("INSERT INTO executions (id, status) VALUES ('ok', 'RUNNING')")
+            await connection.execute(RUNNING_ROW, "ok")
             assert await _heard(subscription) == {"ok"}
     finally:
         await connection.close()
@@ -91,7 +96,8 @@ async def test_thousands_of_long_ids_in_one_statement_all_arrive(
     try:
         with changes.subscribe(limit=len(ids)) as subscription:
             await connection.execute(
-                "INSERT INTO executions (id, status) SELECT unnest($1::text[]), 'RUNNING'",
+                "INSERT INTO executions (id, status, claim_rank, claim_stamp)"
+                " SELECT unnest($1::text[]), 'RUNNING', 0, ''",
                 sorted(ids),
             )
             assert await _heard(subscription, timeout=2) == ids
@@ -112,9 +118,7 @@ async def test_the_listener_comes_back_after_its_connection_is_killed(
             assert killed == 1
             assert (await asyncio.wait_for(subscription.take(), 10)).gap
             assert changes.listening
-            await connection.execute(
-                "INSERT INTO executions (id, status) VALUES ('back', 'RUNNING')"
-            )
+            await connection.execute(RUNNING_ROW, "back")
             assert await _heard(subscription) == {"back"}
     finally:
         await connection.close()
