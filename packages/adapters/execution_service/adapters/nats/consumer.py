@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import attrs
 
+from execution_service.adapters.nats.decoding import decode_event_body
 from execution_service.adapters.nats.pull import Delivery, PullConsumer, ack, nak
 from execution_service.adapters.nats.stream import bind_or_create_stream
 from execution_service.adapters.nats.subjects import Subjects
@@ -159,7 +160,9 @@ class EventConsumer:
     async def _record(self, messages: Sequence[Msg], raw: Sequence[RawMessage]) -> None:
         started = time.perf_counter()
         try:
-            report = await record_events(self._store, raw, self.settings.max_event_bytes)
+            report = await record_events(
+                self._store, raw, self.settings.max_event_bytes, decode_event_body
+            )
         except Unavailable as exc:
             await self._passing_failure(messages, exc)
             return
@@ -174,7 +177,9 @@ class EventConsumer:
     async def _one_by_one(self, messages: Sequence[Msg], raw: Sequence[RawMessage]) -> None:
         for msg, message in zip(messages, raw, strict=True):
             try:
-                report = await record_events(self._store, [message], self.settings.max_event_bytes)
+                report = await record_events(
+                    self._store, [message], self.settings.max_event_bytes, decode_event_body
+                )
             except Unavailable as exc:
                 await self._passing_failure([msg], exc)
                 continue
