@@ -1,5 +1,5 @@
-"""Event bodies decoded by orjson, about 3× faster than the standard library here (a fifth of
-parsing's cost), for the domain's parser (events.py FastDecoder).
+"""Event bodies decoded by orjson, about 3× faster than the standard library here, for the
+domain's parser (events.py FastDecoder).
 
 orjson reads an integer beyond 64 bits as a float, where the standard library keeps it exact:
 a body with 19 digits in a row might hold one, so orjson declines it and the standard library
@@ -8,14 +8,15 @@ decodes it. Whatever orjson refuses (NaN, a lone surrogate, bad UTF-8…) goes t
 
 from __future__ import annotations
 
-import re
-
 import orjson
 
-_MAYBE_BEYOND_64_BITS = re.compile(rb"\d{19}")
+# Digits as "0", anything else as " ": one C pass and a substring search, where a regular
+# expression for 19 digits measured slower than orjson's whole decoding.
+_DIGITS_AS_ZEROS = bytes(b"0"[0] if chr(i).isdigit() and i < 128 else b" "[0] for i in range(256))
+_NINETEEN_DIGITS = b"0" * 19
 
 
 def decode_event_body(data: bytes) -> object:
-    if _MAYBE_BEYOND_64_BITS.search(data):
+    if _NINETEEN_DIGITS in data.translate(_DIGITS_AS_ZEROS):
         raise ValueError("may hold an integer beyond 64 bits")
     return orjson.loads(data)
