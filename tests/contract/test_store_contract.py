@@ -225,3 +225,26 @@ async def test_executions_can_be_filtered_by_status_workflow_and_user(
     assert [e.id for e in (await queries.executions(Page(1, 10), both)).items] == ["e3"]
     none = ExecutionFilter(status=Status.CANCELLED, workflow_id="wf")
     assert (await queries.executions(Page(1, 10), none)).total == 0
+
+
+async def test_json_values_beyond_64_bits_and_beyond_ascii_are_kept_exactly(
+    recorder: ExecutionRecorder, queries: ExecutionQueries
+) -> None:
+    # orjson writes jsonb parameters and refuses integers beyond 64 bits: they must still
+    # be stored, as the standard library writes them, and read back as the same integers
+    huge = {"n": 2**70, "m": -(2**64), "text": "é ☃ 𝄞"}
+    events = (
+        Workflow("big", 0)
+        .started(0, workflowId="wf", input=huge)
+        .node_started("a", 10, input=huge)
+        .node_ended("a", 20, output=huge)
+        .ended(30, output=huge)
+        .messages
+    )
+    report = await record_events(recorder, events)
+    assert report.count(Outcome.APPLIED) == 4
+    execution = await queries.execution("big")
+    assert execution is not None
+    assert execution.input == huge and execution.output == huge
+    runs = await queries.node_runs("big", Page(1, 10))
+    assert [(r.input, r.output) for r in runs.items] == [(huge, huge)]

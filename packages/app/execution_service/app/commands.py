@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 
+import uvloop
 from aiohttp import web
 
 from execution_service.adapters.postgres import apply_migrations
@@ -43,6 +44,9 @@ def serve(
         print(announce, flush=True)
     web.run_app(
         app,
+        # uvloop: +26% on a bare NATS drain, +30% on a minimal read here (issue 14); nats-py,
+        # asyncpg and aiohttp all run on it (the tests of serve and dev use it)
+        loop=uvloop.new_event_loop(),
         host=settings.host,
         port=settings.port,
         access_log_class=logs.AccessLog,

@@ -11,6 +11,7 @@ import attrs
 from execution_service.domain.events import (
     MAX_EVENT_BYTES,
     Event,
+    FastDecoder,
     Ignored,
     RawMessage,
     Rejected,
@@ -63,10 +64,13 @@ class BatchReport:
 
 
 async def record_events(
-    recorder: ExecutionRecorder, messages: Sequence[RawMessage], max_bytes: int = MAX_EVENT_BYTES
+    recorder: ExecutionRecorder,
+    messages: Sequence[RawMessage],
+    max_bytes: int = MAX_EVENT_BYTES,
+    fast: FastDecoder | None = None,
 ) -> BatchReport:
     """Record a batch in one unit of work; say per message what became of it."""
-    parsed = [parse_message(message, max_bytes) for message in messages]
+    parsed = [parse_message(message, max_bytes, fast) for message in messages]
     events: dict[str, Event] = {}
     for item in parsed:
         if isinstance(item, Event):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from marshmallow import ValidationError
 
+from execution_service.adapters.http.bodies import json_response
 from execution_service.adapters.http.redact import redacted
 from execution_service.adapters.http.serialize import iso
 from execution_service.domain import Conflict, NotFound, PublishFailed, Unavailable
@@ -33,7 +33,7 @@ def error_response(request: web.Request, status: int, message: str, **extra: Any
         "path": redacted(request),
         **extra,
     }
-    return web.json_response(body, status=status, dumps=json.dumps)
+    return json_response(body, status)
 
 
 def validation_error(error: ValidationError, *_: Any, **__: Any) -> NoReturn:

@@ -3,7 +3,6 @@ app hands to `build_app`; this adapter never imports the app, nor knows how it b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -11,6 +10,7 @@ from aiohttp import web
 from aiohttp_apigami import docs, querystring_schema, response_schema
 
 from execution_service.adapters.http import schemas, serialize
+from execution_service.adapters.http.bodies import json_response
 from execution_service.adapters.http.live import LiveStreams
 from execution_service.domain import (
     Clock,
@@ -71,7 +71,7 @@ _ERRORS = {
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status, dumps=json.dumps)
+    return json_response(body, status)
 
 
 def _query(request: web.Request) -> dict[str, Any]:

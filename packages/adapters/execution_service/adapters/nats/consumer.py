@@ -4,10 +4,10 @@ fetch up to N → parse → record events and dead letters in ONE unit of work �
 A message is acked only after its effect is committed, so a crash anywhere loses nothing;
 redeliveries are harmless because de-duplication is durable.
 
-`concurrency` loops do that side by side, each with its own pull subscription on the durable
-consumer (as replicas do): while one waits for PostgreSQL, another parses and folds, so the
-two cores both work. The store's writes are order-independent and safe for concurrent
-writers, so nothing else changes.
+`concurrency` loops do that side by side, each with its own pull consumer (pull.py: JetStream's
+pull protocol without a future per message) on the durable consumer, as replicas do: while one
+waits for PostgreSQL, another parses and folds, so the two cores both work. The store's writes
+are order-independent and safe for concurrent writers, so nothing else changes.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import attrs
 
+from execution_service.adapters.nats.decoding import decode_event_body
+from execution_service.adapters.nats.pull import Delivery, PullConsumer, ack, nak
 from execution_service.adapters.nats.stream import bind_or_create_stream
 from execution_service.adapters.nats.subjects import Subjects
 from execution_service.domain import (
@@ -35,9 +37,8 @@ from execution_service.domain.events import MAX_EVENT_BYTES
 from execution_service.domain.observation import BatchObserver, UnobservedBatches
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class EventConsumer:
         self.settings = settings or ConsumerSettings()
         self.stats = ConsumerStats()
         self.stream: str | None = None
-        self._subs: list[JetStreamContext.PullSubscription] = []
+        self._pulls: list[PullConsumer] = []
         self._stopping = asyncio.Event()
         self._backoff = 0.0
         self._observer: BatchObserver = observer or UnobservedBatches()
@@ -93,6 +94,7 @@ class EventConsumer:
         js = self._nc.jetstream()
         self.stream = await bind_or_create_stream(js, self._subjects, s.stream)
         config = ConsumerConfig(
+            name=s.durable,
             durable_name=s.durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
@@ -100,12 +102,15 @@ class EventConsumer:
             max_ack_pending=max(2 * s.concurrency * s.batch_size, 1000),
             filter_subject=self._subjects.events,
         )
-        self._subs = [
-            await js.pull_subscribe(
-                self._subjects.events, durable=s.durable, stream=self.stream, config=config
-            )
-            for _ in range(max(1, s.concurrency))
+        try:  # bind to the durable as it is, like replicas started with other settings
+            await js.consumer_info(self.stream, s.durable)
+        except NotFoundError:
+            await js.add_consumer(self.stream, config)
+        self._pulls = [
+            PullConsumer(self._nc, self.stream, s.durable) for _ in range(max(1, s.concurrency))
         ]
+        for pull in self._pulls:
+            await pull.start()
 
     def stop(self) -> None:
         """Stop fetching; the batch in hand is finished and acknowledged."""
@@ -113,24 +118,22 @@ class EventConsumer:
 
     async def run(self) -> None:
         """Consume until stop(); never dies of a bad message or a passing failure."""
-        if not self._subs:
+        if not self._pulls:
             raise RuntimeError("start() the consumer before running it")
         self.running = True
         try:
-            await asyncio.gather(*(self._loop(sub) for sub in self._subs))
+            await asyncio.gather(*(self._loop(pull) for pull in self._pulls))
         finally:
             self.running = False
             await self._close()
 
-    async def _loop(self, sub: JetStreamContext.PullSubscription) -> None:
+    async def _loop(self, pull: PullConsumer) -> None:
         while not self._stopping.is_set():
             self.stats.fetches += 1
             try:
-                messages = await sub.fetch(
+                messages = await pull.fetch(
                     self.settings.batch_size, timeout=self.settings.fetch_timeout
                 )
-            except (TimeoutError, NatsTimeoutError):
-                continue  # nothing to do
             except Exception as exc:  # noqa: BLE001 - disconnected, closed, refused…: retry
                 log.warning("fetch failed (%r); retrying", exc)
                 await self._sleep(1.0)
@@ -145,8 +148,10 @@ class EventConsumer:
         if not messages:
             return  # a fetch that expired empty: nothing happened, so nothing to say
         started = time.perf_counter()
-        raw = [self._raw(m) for m in messages]
-        self._observer.batch_fetched(len(messages), _redelivered(messages))
+        deliveries = [_delivery(m) for m in messages]
+        raw = [self._raw(m, d) for m, d in zip(messages, deliveries, strict=True)]
+        redelivered = sum(1 for d in deliveries if d is not None and d.delivered > 1)
+        self._observer.batch_fetched(len(messages), redelivered)
         try:
             await self._record(messages, raw)
         finally:
@@ -155,7 +160,9 @@ class EventConsumer:
     async def _record(self, messages: Sequence[Msg], raw: Sequence[RawMessage]) -> None:
         started = time.perf_counter()
         try:
-            report = await record_events(self._store, raw, self.settings.max_event_bytes)
+            report = await record_events(
+                self._store, raw, self.settings.max_event_bytes, decode_event_body
+            )
         except Unavailable as exc:
             await self._passing_failure(messages, exc)
             return
@@ -170,14 +177,17 @@ class EventConsumer:
     async def _one_by_one(self, messages: Sequence[Msg], raw: Sequence[RawMessage]) -> None:
         for msg, message in zip(messages, raw, strict=True):
             try:
-                report = await record_events(self._store, [message], self.settings.max_event_bytes)
+                report = await record_events(
+                    self._store, [message], self.settings.max_event_bytes, decode_event_body
+                )
             except Unavailable as exc:
                 await self._passing_failure([msg], exc)
                 continue
             except Exception as exc:  # noqa: BLE001
-                delivered = msg.metadata.num_delivered
+                delivery = _delivery(msg)
+                delivered = delivery.delivered if delivery is not None else 1
                 if delivered < self.settings.max_deliveries:
-                    await msg.nak(delay=self._next_backoff())
+                    await nak(self._nc, msg, self._next_backoff())
                     continue
                 reason = _storable(f"failed {delivered} deliveries: {exc!r}"[:1000])
                 key = parse_message(message, self.settings.max_event_bytes).key
@@ -185,13 +195,13 @@ class EventConsumer:
                 try:
                     await self._store.record([], [letter])
                 except Exception:  # noqa: BLE001 - keep it for redelivery
-                    await msg.nak(delay=self._next_backoff())
+                    await nak(self._nc, msg, self._next_backoff())
                     continue
                 self.stats.dead_lettered_after_failures += 1
                 self._observer.dead_lettered_after_failures(1)
                 log.error("dead-lettered %s after %d deliveries: %r", letter.key, delivered, exc)
                 await self._publish_dead_letter(message, reason)
-                await msg.ack()
+                await ack(self._nc, msg)
                 continue
             await self._acknowledge([msg], [message], report)
 
@@ -202,7 +212,7 @@ class EventConsumer:
             log.warning("rejected %s on %s: %s", letter.key, message.subject, letter.reason)
             await self._publish_dead_letter(message, letter.reason)
         for msg in messages:
-            await msg.ack()
+            await ack(self._nc, msg)
         self._observer.batch_recorded([m.subject for m in raw], report)
         self.stats.batches += 1
         self.stats.applied += report.count(Outcome.APPLIED)
@@ -227,7 +237,7 @@ class EventConsumer:
         delay = self._next_backoff()
         for msg in messages:
             try:
-                await msg.nak(delay=delay)
+                await nak(self._nc, msg, delay)
             except Exception:  # noqa: BLE001 - unacked, it comes back after ack_wait
                 pass
         await self._sleep(delay)
@@ -248,12 +258,10 @@ class EventConsumer:
         except TimeoutError:
             pass
 
-    def _raw(self, msg: Msg) -> RawMessage:
+    def _raw(self, msg: Msg, delivery: Delivery | None) -> RawMessage:
         stream, sequence = self.stream, None
-        try:
-            stream, sequence = msg.metadata.stream, msg.metadata.sequence.stream
-        except Exception:  # noqa: BLE001 - not a JetStream message
-            pass
+        if delivery is not None:
+            stream, sequence = delivery.stream, delivery.sequence
         headers = {_storable(k): _storable(v) for k, v in (msg.headers or {}).items()}
         return RawMessage(self._subjects.local(msg.subject), msg.data, headers, stream, sequence)
 
@@ -269,18 +277,19 @@ class EventConsumer:
 
     async def _close(self) -> None:
         try:
-            for sub in self._subs:
-                await sub.unsubscribe()
+            for pull in self._pulls:
+                await pull.stop()
             await self._nc.flush(timeout=5)  # acks are fire-and-forget: make them go out
         except Exception as exc:  # noqa: BLE001
             log.warning("closing the consumer: %r", exc)
 
 
-def _redelivered(messages: Sequence[Msg]) -> int:
+def _delivery(msg: Msg) -> Delivery | None:
+    """None for a message that is not JetStream's: it was never delivered before."""
     try:
-        return sum(1 for m in messages if m.metadata.num_delivered > 1)
-    except Exception:  # noqa: BLE001 - not JetStream messages: none was delivered before
-        return 0
+        return Delivery.of(msg.reply)
+    except (IndexError, ValueError):
+        return None
 
 
 def _rejected(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import orjson
+
 from execution_service.adapters.nats.stream import find_stream
 from execution_service.adapters.nats.subjects import Subjects
 from execution_service.domain import PublishFailed, RetryRequest
@@ -21,7 +23,7 @@ class NatsRetryPublisher:
         if not self._nc.is_connected:
             raise PublishFailed("not connected to NATS")
         subject = self._subjects.retry_requested
-        payload = json.dumps(request.envelope()).encode()
+        payload = _dumps(request.envelope())
         headers = {"Nats-Msg-Id": request.message_id}
         try:
             js = self._nc.jetstream(timeout=self._timeout)
@@ -32,3 +34,10 @@ class NatsRetryPublisher:
                 await self._nc.flush(timeout=max(1, round(self._timeout)))
         except Exception as exc:  # noqa: BLE001 - any failure means it did not go out
             raise PublishFailed(f"retry request not published: {exc!r}") from exc
+
+
+def _dumps(value: object) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:  # what orjson refuses, e.g. an integer beyond 64 bits
+        return json.dumps(value).encode()

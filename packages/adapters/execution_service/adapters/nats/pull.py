@@ -85,11 +85,10 @@ class PullConsumer:
         return taken
 
     async def ack(self, msg: Msg) -> None:
-        await self._nc.publish(msg.reply, _ACK)
+        await ack(self._nc, msg)
 
     async def nak(self, msg: Msg, delay: float) -> None:
-        body = b"-NAK " + json.dumps({"delay": int(delay * 1e9)}).encode()
-        await self._nc.publish(msg.reply, body)
+        await nak(self._nc, msg, delay)
 
     async def _ask(
         self, count: int, options: dict[str, object], settle: bool, wait: float = 5.0
@@ -115,6 +114,16 @@ class PullConsumer:
             if status == "409":
                 log.warning("pull request ended by the server: %s", msg.headers)
             request.done.set()
+
+
+async def ack(nc: Client, msg: Msg) -> None:
+    """Acknowledge a message of any pull consumer on this connection."""
+    await nc.publish(msg.reply, _ACK)
+
+
+async def nak(nc: Client, msg: Msg, delay: float) -> None:
+    """Hand a message back, to be redelivered after `delay` seconds."""
+    await nc.publish(msg.reply, b"-NAK " + json.dumps({"delay": int(delay * 1e9)}).encode())
 
 
 class _Request:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import asyncpg
+import orjson
 from databases import Database
 
 from execution_service.adapters.postgres.url import PostgresUrl
@@ -36,10 +37,20 @@ _PASSING = (
     asyncpg.exceptions.CrashShutdownError,
 )
 
-encode_json = json.JSONEncoder(separators=(",", ":")).encode
+_encode_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def encode_json(value: object) -> str:
+    """orjson, several times faster, for what it takes; the standard library for what it
+    refuses (an integer beyond 64 bits, a lone surrogate), which jsonb then judges as before."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return _encode_json(value)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
+    # decoded by the standard library: orjson reads an integer beyond 64 bits as a float
     await conn.set_type_codec("jsonb", encoder=encode_json, decoder=json.loads, schema="pg_catalog")
 
 
