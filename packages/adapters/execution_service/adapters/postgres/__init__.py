@@ -7,6 +7,7 @@ from execution_service.adapters.postgres.migrations import (
     rollback_migrations,
 )
 from execution_service.adapters.postgres.pool import pool_in_use
+from execution_service.adapters.postgres.pruner import PostgresPruner
 from execution_service.adapters.postgres.queries import PostgresQueries
 from execution_service.adapters.postgres.recorder import PostgresRecorder
 from execution_service.adapters.postgres.url import BadDatabaseUrl, PostgresUrl
@@ -14,6 +15,7 @@ from execution_service.adapters.postgres.url import BadDatabaseUrl, PostgresUrl
 __all__ = [
     "BadDatabaseUrl",
     "EmbeddedPostgres",
+    "PostgresPruner",
     "PostgresQueries",
     "PostgresRecorder",
     "PostgresUrl",
