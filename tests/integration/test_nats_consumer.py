@@ -28,6 +28,7 @@ from execution_service.domain import (
     ExecutionRecorder,
     Page,
     RawMessage,
+    Recorded,
     RetryRequest,
     parse_message,
     record_events,
@@ -361,7 +362,7 @@ class Allergic:
 
     async def record(
         self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
-    ) -> frozenset[str]:
+    ) -> Recorded:
         if any(e.key == self.key for e in events):
             raise ValueError("this one event cannot be stored")
         return await self.inner.record(events, dead_letters)

@@ -75,7 +75,9 @@ async def prune_once(settings: Settings, dry_run: bool) -> Pruned | None:
         finally:
             await nc.close()
     except Exception as exc:  # noqa: BLE001 - the stream only lengthens tombstones' life
-        log.warning("NATS did not say the stream's max age (%s): tombstones by TOMBSTONE_RETENTION", exc)
+        log.warning(
+            "NATS did not say the stream's max age (%s): tombstones by TOMBSTONE_RETENTION", exc
+        )
         max_age = None
     database = create_database(settings.require_database(), min_size=1, max_size=1)
     await database.connect()

@@ -37,9 +37,7 @@ class ExecutionRecorder(Protocol):
     """The write side. Each call is its own unit of work: atomic, and safe to call from
     concurrent tasks."""
 
-    async def record(
-        self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
-    ) -> Recorded:
+    async def record(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]) -> Recorded:
         """Atomically store the events not seen before (by key), bring their executions and
         node runs to the fold of all their events, and store the dead letters (a repeated
         key counts up). Events of an execution that was pruned are left out. Says which

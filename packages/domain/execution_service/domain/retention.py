@@ -52,7 +52,9 @@ class Pruned:
     tombstones: int = 0
 
     def __add__(self, other: Pruned) -> Pruned:
-        return Pruned(*(a + b for a, b in zip(attrs.astuple(self), attrs.astuple(other))))
+        return Pruned(
+            *(a + b for a, b in zip(attrs.astuple(self), attrs.astuple(other), strict=True))
+        )
 
     def as_dict(self) -> dict[str, int]:
         return attrs.asdict(self)

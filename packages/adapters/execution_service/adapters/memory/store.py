@@ -55,9 +55,7 @@ class MemoryStore:
         if not self.available:
             raise StoreUnavailable("the in-memory store is switched off")
 
-    async def record(
-        self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
-    ) -> Recorded:
+    async def record(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]) -> Recorded:
         self._check()
         now = self._clock.now()
         new: dict[str, Event] = {}
@@ -112,9 +110,7 @@ class MemoryStore:
             for k, d in self._dead_letters.items()
             if _older(d.last_seen, cutoffs.dead_letters_seen_before)
         ]
-        stones = [
-            k for k, at in self._tombstones.items() if _older(at, cutoffs.tombstones_before)
-        ]
+        stones = [k for k, at in self._tombstones.items() if _older(at, cutoffs.tombstones_before)]
         pruned = Pruned(
             len(doomed), len(runs), len(events), len(retries), len(letters), len(stones)
         )

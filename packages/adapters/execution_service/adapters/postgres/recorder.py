@@ -35,9 +35,7 @@ from execution_service.domain.model import Claim, Execution, NodeRun, NodeRunKey
 
 
 class PostgresRecorder(Connected):
-    async def record(
-        self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
-    ) -> Recorded:
+    async def record(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]) -> Recorded:
         # the first of each key, in key order
         unique = sorted({e.key: e for e in reversed(events)}.values(), key=_key)
         letters = _count_by_key(dead_letters)
@@ -85,7 +83,7 @@ async def _insert_events(
                     INSERT INTO execution_events
                         (event_key, execution_id, subject, occurred_at, payload)
                     SELECT u.* FROM unnest($1::event_in[]) AS u
-                    WHERE u.execution_id <> ALL ((SELECT ids FROM pruned))
+                    WHERE u.execution_id <> ALL ((SELECT ids FROM pruned)::text[])
                     ON CONFLICT (event_key) DO NOTHING RETURNING event_key)
            SELECT event_key, NULL AS pruned FROM inserted
            UNION ALL SELECT NULL, ids FROM pruned WHERE ids <> '{}'""",
@@ -115,9 +113,7 @@ async def _apply(raw: asyncpg.Connection, batch: Sequence[Event]) -> Recorded:
     finally:
         if not inserting.done():
             inserting.cancel()
-    recorded = Recorded(
-        applied, frozenset(e.key for e in batch if e.execution_id in pruned)
-    )
+    recorded = Recorded(applied, frozenset(e.key for e in batch if e.execution_id in pruned))
     if not applied:
         return recorded
     if len(applied) < len(batch):
