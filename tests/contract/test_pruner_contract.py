@@ -96,12 +96,8 @@ async def test_only_executions_finished_before_the_retention_go_with_all_they_ho
     await record_events(store.recorder, finished("old-running", 0, "running"))
     await record_events(store.recorder, finished("fresh-ok", 40))
     await record_events(store.recorder, finished("fresh-failed", 40, "failed"))
-    await store.recorder.record_retry_request(
-        RetryRequest("old-failed", 2, "a", "wf", None, T0)
-    )
-    await store.recorder.record_retry_request(
-        RetryRequest("fresh-failed", 2, "a", "wf", None, T0)
-    )
+    await store.recorder.record_retry_request(RetryRequest("old-failed", 2, "a", "wf", None, T0))
+    await store.recorder.record_retry_request(RetryRequest("fresh-failed", 2, "a", "wf", None, T0))
 
     pruned = await prune(store.pruner, clock_at(45), Retention(executions=MONTH))
 
@@ -175,4 +171,3 @@ async def test_nothing_is_pruned_when_nothing_is_old_enough(store: Store) -> Non
     policy = Retention(executions=MONTH, dead_letters=MONTH, tombstones=MONTH)
     assert await prune(store.pruner, clock_at(30), policy) == Pruned()
     assert (await store.queries.executions(Page())).total == 2
-
