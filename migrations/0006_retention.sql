@@ -31,13 +31,14 @@ END $$;
 CREATE TRIGGER executions_counted_on_delete AFTER DELETE ON executions
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION execution_counts_remove();
 
--- The recorder's first step for a batch: wait until no pass is deleting any of its executions,
--- then name those already pruned. VOLATILE and plpgsql, so the lookup takes its own snapshot
--- after the wait (READ COMMITTED) and sees a tombstone committed meanwhile.
+-- The recorder's first step for a batch (ids distinct, sorted): wait until no pass is deleting
+-- any of its executions, then name those already pruned. VOLATILE and plpgsql, so the lookup
+-- takes its own snapshot after the wait (READ COMMITTED) and sees a tombstone committed
+-- meanwhile. Shared locks never wait for each other and a pass never waits for one, so their
+-- order cannot deadlock.
 CREATE FUNCTION executions_pruned(ids text[]) RETURNS text[] LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared(1163087955, k)
-        FROM (SELECT DISTINCT hashtext(i) AS k FROM unnest(ids) i ORDER BY 1) keys;
+    PERFORM pg_advisory_xact_lock_shared(1163087955, hashtext(i)) FROM unnest(ids) i;
     RETURN ARRAY(SELECT execution_id FROM execution_tombstones WHERE execution_id = ANY (ids));
 END $$;
 
