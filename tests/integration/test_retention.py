@@ -5,11 +5,14 @@ the consumer, and `execution-service prune`."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import nats as nats_py
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from databases import Database
 from prometheus_client import CollectorRegistry
 
@@ -17,6 +20,7 @@ from execution_service.adapters.nats import EventConsumer
 from execution_service.adapters.postgres import PostgresPruner, PostgresUrl, create_database
 from execution_service.adapters.postgres.pruner import PASS_LOCK, _delete_executions
 from execution_service.adapters.prometheus import PrometheusBatchObserver
+from execution_service.app import Container, Settings, create_app, with_runtime
 from execution_service.app.cli import main
 from execution_service.domain import Cutoffs, Outcome, Page, Pruned, parse_message, record_events
 from support.events import T0, Workflow
@@ -205,3 +209,33 @@ def test_the_prune_command_prints_per_table_and_a_dry_run_deletes_nothing(
     assert table(dry) == table(done) == expected
     assert "would delete" in dry and "would delete" not in done
     assert table(again) == dict.fromkeys(expected, 0)
+
+
+async def test_the_serving_process_prunes_when_retention_is_set_and_stops_cleanly(
+    database: Database, database_url: PostgresUrl
+) -> None:
+    store = BothSides(database)
+    await record_events(store, finished("old").messages)  # finished on T0's day, long ago
+    tag = uuid.uuid4().hex[:10]
+    settings = Settings(
+        database_url=database_url,
+        nats_urls=(nats_url(),),
+        nats_stream=f"P{tag}",
+        nats_consumer=f"p{tag}",
+        nats_subject_prefix=f"p{tag}.",
+        execution_retention=timedelta(days=1),
+        prune_interval=timedelta(seconds=0.1),
+    )
+    container = Container(settings=settings)
+    app = with_runtime(create_app(container), container)
+    try:
+        async with TestClient(TestServer(app)) as client:
+
+            async def pruned() -> bool:
+                return (await client.get("/api/executions/old")).status == 404
+
+            await wait_until(pruned, timeout=15, what="the pass to prune it")
+    finally:
+        nc = await nats_py.connect(nats_url())
+        await nc.jetstream().delete_stream(settings.nats_stream)
+        await nc.close()
