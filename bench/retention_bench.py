@@ -27,6 +27,7 @@ from typing import Any
 
 import asyncpg
 import nats
+import nats.js.errors
 from drain_bench import drain_with_replicas
 
 from common import T0, workflow_events
@@ -108,8 +109,8 @@ class Ingest:
         self.url, self.subjects, self.stream = url, Subjects(f"r{tag}."), f"R{tag}"
         self.total = asyncio.run(publish_newer(url, self.subjects, self.stream, executions))
 
-    def drain(self, database: PostgresUrl) -> tuple[float, float, float]:
-        """Seconds, and the wall-clock span it ran in (from its start to its end)."""
+    def drain(self, database: PostgresUrl) -> float:
+        """Seconds from the drain's start to its last acknowledgement."""
         try:
             result = drain_with_replicas(
                 self.url, self.subjects.prefix, self.stream, database.url(), self.total,
@@ -123,8 +124,25 @@ class Ingest:
                 await nc.close()
 
             asyncio.run(cleanup())
-        ended = time.time()
-        return result["seconds"], ended - result["seconds"], ended
+        return float(result["seconds"])
+
+
+async def draining(ingest: Ingest) -> float:
+    """Until the service's drain has taken its first messages (the pass starts beside it);
+    when that was."""
+    nc = await nats.connect(ingest.url)
+    js = nc.jetstream()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            info = await js.consumer_info(ingest.stream, "svc")
+            if info.delivered is not None and info.delivered.stream_seq > 0:
+                break
+        except nats.js.errors.NotFoundError:
+            pass
+        await asyncio.sleep(0.01)
+    await nc.close()
+    return time.time()
 
 
 def main(events: int, ingested: int, max_rows: int) -> None:
@@ -138,7 +156,7 @@ def main(events: int, ingested: int, max_rows: int) -> None:
             stored_seconds = time.perf_counter() - started
             parts = asyncio.run(sizes(database))
             alone = Ingest(url, ingested // 100)
-            alone_seconds, _, _ = alone.drain(database)
+            alone_seconds = alone.drain(database)
             beside = Ingest(url, ingested // 100)
 
             pass_result: dict[str, Any] = {}
@@ -147,9 +165,13 @@ def main(events: int, ingested: int, max_rows: int) -> None:
                 async def one_pass() -> None:
                     db = create_database(database, min_size=1, max_size=1)
                     await db.connect()
+                    pass_result["drain_began"] = await draining(beside)
                     began = time.time()
                     pruned = await PostgresPruner(db, max_rows).prune(CUTOFF)
                     pass_result["span"] = (began, time.time())
+                    pass_result["tombstone_bytes"] = await db.fetch_val(
+                        "SELECT pg_total_relation_size('execution_tombstones')"
+                    )
                     pass_result["pruned"] = pruned
                     await db.disconnect()
 
@@ -157,7 +179,7 @@ def main(events: int, ingested: int, max_rows: int) -> None:
 
             pruning = threading.Thread(target=prune_all)
             pruning.start()
-            beside_seconds, *drain_span = beside.drain(database)
+            beside_seconds = beside.drain(database)
             pruning.join()
     finally:
         if server:
@@ -165,9 +187,12 @@ def main(events: int, ingested: int, max_rows: int) -> None:
     pruned: Pruned = pass_result["pruned"]
     assert pruned.events == events // 100 * 100, pruned
     began, ended = pass_result["span"]
-    overlap = max(0.0, min(ended, drain_span[1]) - max(began, drain_span[0]))
+    drain_ended = pass_result["drain_began"] + beside_seconds
+    overlap = max(0.0, min(ended, drain_ended) - began)
     report(events, payload, stored_seconds, parts, pruned, ended - began,
            (alone.total, alone_seconds), (beside.total, beside_seconds), overlap)  # fmt: skip
+    print(f"tombstones: {pass_result['tombstone_bytes'] / max(pruned.executions, 1):.0f} bytes"
+          " per pruned execution (table and index)")  # fmt: skip
 
 
 def report(
