@@ -209,6 +209,11 @@ def test_the_prune_command_prints_per_table_and_a_dry_run_deletes_nothing(
     assert table(dry) == table(done) == expected
     assert "would delete" in dry and "would delete" not in done
     assert table(again) == dict.fromkeys(expected, 0)
+    monkeypatch.setenv(
+        "NATS_URL", "nats://127.0.0.1:9"
+    )  # nothing listens: tombstones by the setting
+    assert main(["prune", "--dry-run"]) == 0
+    assert table(capsys.readouterr().out) == dict.fromkeys(expected, 0)
 
 
 async def test_the_serving_process_prunes_when_retention_is_set_and_stops_cleanly(

@@ -62,21 +62,25 @@ async def stream_max_age_of(settings: Settings, nc: nats.NATS) -> timedelta | No
     return None if stream is None else await stream_max_age(js, stream)
 
 
+async def _stream_max_age_from(settings: Settings) -> timedelta | None:
+    nc = await nats.connect(
+        servers=list(settings.nats_urls), connect_timeout=2, allow_reconnect=False
+    )
+    try:
+        return await stream_max_age_of(settings, nc)
+    finally:
+        await nc.close()
+
+
 async def prune_once(settings: Settings, dry_run: bool) -> Pruned | None:
     """`execution-service prune`: the stream's max age from NATS when it answers, else
     TOMBSTONE_RETENTION alone (said on stderr by the caller's log)."""
     try:
-        nc = await nats.connect(
-            servers=list(settings.nats_urls), connect_timeout=2, max_reconnect_attempts=0,
-            allow_reconnect=False,
-        )  # fmt: skip
-        try:
-            max_age = await stream_max_age_of(settings, nc)
-        finally:
-            await nc.close()
+        max_age = await asyncio.wait_for(_stream_max_age_from(settings), timeout=5)
     except Exception as exc:  # noqa: BLE001 - the stream only lengthens tombstones' life
         log.warning(
-            "NATS did not say the stream's max age (%s): tombstones by TOMBSTONE_RETENTION", exc
+            "NATS did not say the stream's max age (%r): tombstones kept by TOMBSTONE_RETENTION",
+            exc,
         )
         max_age = None
     database = create_database(settings.require_database(), min_size=1, max_size=1)
