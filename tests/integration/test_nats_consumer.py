@@ -28,6 +28,7 @@ from execution_service.domain import (
     ExecutionRecorder,
     Page,
     RawMessage,
+    Recorded,
     RetryRequest,
     parse_message,
     record_events,
@@ -359,9 +360,7 @@ class Allergic:
     def __init__(self, inner: MemoryStore, key: str) -> None:
         self.inner, self.key = inner, key
 
-    async def record(
-        self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
-    ) -> frozenset[str]:
+    async def record(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]) -> Recorded:
         if any(e.key == self.key for e in events):
             raise ValueError("this one event cannot be stored")
         return await self.inner.record(events, dead_letters)

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from execution_service.app import Settings, SettingsError
 from execution_service.app.cli import main
+from execution_service.app.pruning import retention
 
 
 def test_defaults_and_a_full_environment() -> None:
@@ -38,6 +41,10 @@ def test_defaults_and_a_full_environment() -> None:
         ({"BATCH_SIZE": "0"}, "BATCH_SIZE must be an integer from 1"),
         ({"NATS_STREAM": "a.b"}, "NATS_STREAM may hold letters"),
         ({"SSE_MAX_CLIENTS": "0"}, "SSE_MAX_CLIENTS must be an integer from 1"),
+        ({"EXECUTION_RETENTION": "30"}, "EXECUTION_RETENTION must be a duration such as 30d"),
+        ({"DEAD_LETTER_RETENTION": "0d"}, "DEAD_LETTER_RETENTION must be a duration"),
+        ({"PRUNE_INTERVAL": "1w"}, "PRUNE_INTERVAL must be a duration such as 30d, 12h or 90m"),
+        ({"TOMBSTONE_RETENTION": "-1h"}, "TOMBSTONE_RETENTION must be a duration"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(env: dict[str, str], says: str) -> None:
@@ -60,3 +67,26 @@ def test_serve_without_database_url_says_so(
     monkeypatch.delenv("DATABASE_URL", raising=False)
     assert main(["migrate"]) == 2
     assert "DATABASE_URL is required" in capsys.readouterr().err
+
+
+def test_retention_is_off_unless_set_and_the_others_follow_it() -> None:
+    off = Settings.from_env({})
+    assert off.execution_retention is off.dead_letter_retention is off.tombstone_retention is None
+    assert off.prune_interval == timedelta(minutes=10)
+    on = Settings.from_env({"EXECUTION_RETENTION": "30d", "PRUNE_INTERVAL": "90m"})
+    assert on.execution_retention == on.dead_letter_retention == timedelta(days=30)
+    assert on.tombstone_retention == timedelta(days=30)
+    assert on.prune_interval == timedelta(minutes=90)
+    own = Settings.from_env(
+        {"EXECUTION_RETENTION": "12h", "DEAD_LETTER_RETENTION": "2d", "TOMBSTONE_RETENTION": "45s"}
+    )
+    assert (own.execution_retention, own.dead_letter_retention, own.tombstone_retention) == (
+        timedelta(hours=12), timedelta(days=2), timedelta(seconds=45),
+    )  # fmt: skip
+
+
+def test_a_tombstone_outlives_the_streams_copies() -> None:
+    settings = Settings.from_env({"EXECUTION_RETENTION": "1d"})
+    assert retention(settings, None).tombstones == timedelta(days=1)
+    assert retention(settings, timedelta(days=7)).tombstones == timedelta(days=7)
+    assert retention(settings, timedelta(hours=1)).tombstones == timedelta(days=1)

@@ -1,4 +1,4 @@
-"""execution-service: serve, migrate, dev, publish-demo (CONTRACT §4)."""
+"""execution-service: serve, migrate, dev, publish-demo, prune (CONTRACT §4)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "publish-demo", help="publish a realistic workflow's events to NATS_URL and exit"
     )
+    prune = commands.add_parser(
+        "prune",
+        help="run one retention pass and print what it deleted per table (docs/OPERATIONS.md)",
+    )
+    prune.add_argument(
+        "--dry-run", action="store_true", help="delete nothing; print what a pass would delete"
+    )
     return root
 
 
@@ -58,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from execution_service.app.demo import publish_demo_cli
 
             publish_demo_cli(settings)
+        elif args.command == "prune":
+            from execution_service.app.pruning import print_prune
+
+            return print_prune(settings, dry_run=args.dry_run)
     except SettingsError as exc:
         print(f"execution-service: {exc}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from execution_service.adapters.nats import (
 )
 from execution_service.adapters.postgres import (
     PostgresChanges,
+    PostgresPruner,
     PostgresQueries,
     PostgresRecorder,
     create_database,
@@ -71,6 +72,7 @@ class Container(containers.DeclarativeContainer):
     # The two sides of the store share the database's pool.
     recorder = providers.Singleton(PostgresRecorder, database)
     queries = providers.Singleton(PostgresQueries, database)
+    pruner = providers.Singleton(PostgresPruner, database)
     # The connected client, provided at start-up (runtime.py): connecting is async and ordered.
     nats_client = providers.Dependency(instance_of=Client)
     subjects = providers.Singleton(lambda s: Subjects(s.nats_subject_prefix), settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import attrs
@@ -35,6 +36,11 @@ class Settings:
     api_tokens: tuple[str, ...] = ()  # POST and DELETE need one when set
     read_tokens: tuple[str, ...] = ()  # GETs need one (or an API token) when set
     sse_max_clients: int = 1000
+    # Retention (docs/OPERATIONS.md): None keeps forever.
+    execution_retention: timedelta | None = None
+    dead_letter_retention: timedelta | None = None
+    tombstone_retention: timedelta | None = None  # at least the stream's max age, if it has one
+    prune_interval: timedelta = timedelta(minutes=10)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +51,7 @@ class Settings:
         )
         api_tokens, read_tokens = _tokens(env, "API_TOKENS"), _tokens(env, "READ_TOKENS")
         _check_guard(api_tokens, read_tokens, cors_origins)
+        kept = _duration(env, "EXECUTION_RETENTION")
         return cls(
             database_url=_database_url(env.get("DATABASE_URL")),
             nats_urls=_nats_urls(env.get("NATS_URL") or "nats://localhost:4222"),
@@ -63,6 +70,12 @@ class Settings:
             api_tokens=api_tokens,
             read_tokens=read_tokens,
             sse_max_clients=_int(env, "SSE_MAX_CLIENTS", 1000, 1, 100_000),
+            execution_retention=kept,
+            dead_letter_retention=_duration(env, "DEAD_LETTER_RETENTION") or kept,
+            # A tombstone costs well under 1% of the execution it stands for: kept as long as
+            # executions are, an event has to come twice the retention late to be recorded.
+            tombstone_retention=_duration(env, "TOMBSTONE_RETENTION") or kept,
+            prune_interval=_duration(env, "PRUNE_INTERVAL") or timedelta(minutes=10),
         )
 
     def require_database(self) -> PostgresUrl:
@@ -122,6 +135,20 @@ def _nats_urls(text: str) -> tuple[str, ...]:
     if not urls:
         raise SettingsError("NATS_URL is empty")
     return urls
+
+
+_DURATION = re.compile(r"([1-9][0-9]{0,8})([smhd])")
+_UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _duration(env: Mapping[str, str], name: str) -> timedelta | None:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return None
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise SettingsError(f"{name} must be a duration such as 30d, 12h or 90m, not {text!r}")
+    return timedelta(**{_UNIT[match[2]]: int(match[1])})
 
 
 def _log_level(text: str) -> str:

@@ -14,7 +14,9 @@ from aiohttp import web
 from dependency_injector import providers
 
 from execution_service.adapters.http import build_app
+from execution_service.adapters.nats import stream_max_age
 from execution_service.app.container import Container
+from execution_service.app.pruning import PeriodicPruning, retention
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,14 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
         await sampler.sample()  # the first scrape already has the lag
         sampling = asyncio.create_task(sampler.run(), name="gauge-sampler")
         task = asyncio.create_task(consumer.run(), name="consumer")
+        pruning = None
+        if settings.execution_retention or settings.dead_letter_retention:
+            assert consumer.stream is not None  # bound by start()
+            policy = retention(settings, await stream_max_age(nc.jetstream(), consumer.stream))
+            periodic = PeriodicPruning(
+                container.pruner(), container.clock(), policy, settings.prune_interval
+            )
+            pruning = asyncio.create_task(periodic.run(), name="pruning")
         log.info("consuming %s from stream %s", container.subjects().events, consumer.stream)
         # What start-up made lives as long as the process: spare the collector scanning it
         # again and again while batches churn through (measured: bench/drain_bench.py).
@@ -66,9 +76,11 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
         try:
             yield
         finally:
-            sampling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sampling
+            for ticking in (sampling, pruning):
+                if ticking is not None:
+                    ticking.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await ticking
             consumer.stop()  # finish and acknowledge the batch in hand
             await task
             await live_streams.stop()

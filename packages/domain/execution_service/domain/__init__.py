@@ -14,9 +14,11 @@ from execution_service.domain.ports import (
     Clock,
     ExecutionQueries,
     ExecutionRecorder,
+    Recorded,
     RetryPublisher,
     Unavailable,
 )
+from execution_service.domain.retention import Cutoffs, Pruned, Pruner, Retention, prune
 from execution_service.domain.use_cases import (
     BatchReport,
     Conflict,
@@ -47,6 +49,7 @@ __all__ = [
     "BatchReport",
     "Clock",
     "Conflict",
+    "Cutoffs",
     "DeadLetter",
     "Event",
     "EventKind",
@@ -65,9 +68,13 @@ __all__ = [
     "Paged",
     "Parsed",
     "Projection",
+    "Pruned",
+    "Pruner",
     "PublishFailed",
     "RawMessage",
+    "Recorded",
     "Rejected",
+    "Retention",
     "RetryPublisher",
     "RetryRequest",
     "Status",
@@ -81,6 +88,7 @@ __all__ = [
     "list_executions",
     "merge",
     "parse_message",
+    "prune",
     "record_events",
     "request_retry",
 ]

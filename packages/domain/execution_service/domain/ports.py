@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+import attrs
+
 from execution_service.domain.events import Event, RawMessage
 from execution_service.domain.views import (
     DeadLetter,
@@ -22,16 +24,24 @@ class Unavailable(Exception):
     """A passing failure of a port (a database or broker down): try again later."""
 
 
+@attrs.frozen
+class Recorded:
+    """What became of a batch's events: the keys of those recorded for the first time, and of
+    those ignored because their execution had been pruned (retention.py)."""
+
+    applied: frozenset[str]
+    of_pruned_executions: frozenset[str] = frozenset()
+
+
 class ExecutionRecorder(Protocol):
     """The write side. Each call is its own unit of work: atomic, and safe to call from
     concurrent tasks."""
 
-    async def record(
-        self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
-    ) -> frozenset[str]:
+    async def record(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]) -> Recorded:
         """Atomically store the events not seen before (by key), bring their executions and
         node runs to the fold of all their events, and store the dead letters (a repeated
-        key counts up). Returns the keys of the events that were new."""
+        key counts up). Events of an execution that was pruned are left out. Says which
+        events were new, and which were left out."""
         ...
 
     async def record_retry_request(self, request: RetryRequest) -> RetryRequest:

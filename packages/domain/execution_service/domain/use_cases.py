@@ -80,13 +80,14 @@ async def record_events(
         for item, message in zip(parsed, messages, strict=True)
         if isinstance(item, Rejected)
     ]
-    applied = await recorder.record(list(events.values()), rejections)
+    recorded = await recorder.record(list(events.values()), rejections)
+    applied, pruned = recorded.applied, recorded.of_pruned_executions
     outcomes = []
     claimed: set[str] = set()
     for item in parsed:
         if isinstance(item, Rejected):
             outcomes.append(Outcome.REJECTED)
-        elif isinstance(item, Ignored):
+        elif isinstance(item, Ignored) or item.key in pruned:
             outcomes.append(Outcome.IGNORED)
         elif item.key in applied and item.key not in claimed:
             claimed.add(item.key)

@@ -1,5 +1,5 @@
-"""An in-memory ExecutionRecorder and ExecutionQueries over one state, that behave like the
-PostgreSQL ones (the contract tests say so)."""
+"""An in-memory ExecutionRecorder, ExecutionQueries and Pruner over one state, that behave like
+the PostgreSQL ones (the contract tests say so)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import attrs
 
 from execution_service.domain import (
     Clock,
+    Cutoffs,
     DeadLetter,
     Event,
     Execution,
@@ -21,7 +22,9 @@ from execution_service.domain import (
     NodeRunView,
     Page,
     Paged,
+    Pruned,
     RawMessage,
+    Recorded,
     RetryRequest,
     Status,
     Unavailable,
@@ -46,20 +49,20 @@ class MemoryStore:
         self._stamps: dict[object, tuple[datetime, datetime]] = {}  # created, updated
         self._dead_letters: dict[str, DeadLetter] = {}
         self._retries: dict[tuple[str, int], RetryRequest] = {}
+        self._tombstones: dict[str, datetime] = {}  # execution id: when it was pruned
 
     def _check(self) -> None:
         if not self.available:
             raise StoreUnavailable("the in-memory store is switched off")
 
-    async def record(
-        self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
-    ) -> frozenset[str]:
+    async def record(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]) -> Recorded:
         self._check()
         now = self._clock.now()
         new: dict[str, Event] = {}
+        of_pruned = frozenset(e.key for e in events if e.execution_id in self._tombstones)
         # In key order, as the history port promises for the events of one batch.
         for event in sorted(events, key=lambda e: e.key):
-            if event.key not in self._events:
+            if event.key not in self._events and event.key not in of_pruned:
                 new.setdefault(event.key, event)
         executions = {
             e.execution_id: self._executions[e.execution_id]
@@ -86,7 +89,48 @@ class MemoryStore:
                 last_seen=now,
                 count=seen.count + 1 if seen else 1,
             )
-        return frozenset(new)
+        return Recorded(frozenset(new), of_pruned)
+
+    async def prune(self, cutoffs: Cutoffs, dry_run: bool = False) -> Pruned | None:
+        self._check()
+        finished = cutoffs.executions_finished_before
+        doomed = {
+            e.id
+            for e in self._executions.values()
+            if finished is not None
+            and e.status.is_terminal
+            and e.claim.at is not None
+            and e.claim.at < finished
+        }
+        runs = [k for k, r in self._node_runs.items() if r.execution_id in doomed]
+        events = [k for k, e in self._events.items() if e.execution_id in doomed]
+        retries = [k for k in self._retries if k[0] in doomed]
+        letters = [
+            k
+            for k, d in self._dead_letters.items()
+            if _older(d.last_seen, cutoffs.dead_letters_seen_before)
+        ]
+        stones = [k for k, at in self._tombstones.items() if _older(at, cutoffs.tombstones_before)]
+        pruned = Pruned(
+            len(doomed), len(runs), len(events), len(retries), len(letters), len(stones)
+        )
+        if dry_run:
+            return pruned
+        for execution_id in doomed:
+            del self._executions[execution_id], self._stamps[execution_id]
+        for run in runs:
+            del self._node_runs[run], self._stamps[run]
+        for key in events:
+            del self._events[key]
+        for attempt in retries:
+            del self._retries[attempt]
+        for letter in letters:
+            del self._dead_letters[letter]
+        for stone in stones:
+            del self._tombstones[stone]
+        now = self._clock.now()
+        self._tombstones.update(dict.fromkeys(doomed, now))
+        return pruned
 
     async def execution(self, execution_id: str) -> ExecutionView | None:
         self._check()
@@ -176,6 +220,10 @@ class MemoryStore:
     def _node_run_view(self, run: NodeRun) -> NodeRunView:
         created, updated = self._stamps[run.key]
         return NodeRunView(**run.visible_fields(), created_at=created, updated_at=updated)
+
+
+def _older(value: datetime | None, cutoff: datetime | None) -> bool:
+    return cutoff is not None and value is not None and value < cutoff
 
 
 def _known(value: datetime | None) -> tuple[bool, Any]:

@@ -8,7 +8,11 @@ from execution_service.adapters.nats.consumer import (
 from execution_service.adapters.nats.embedded import EmbeddedNats
 from execution_service.adapters.nats.lag import ConsumerLag, consumer_lag
 from execution_service.adapters.nats.publisher import NatsRetryPublisher
-from execution_service.adapters.nats.stream import bind_or_create_stream, find_stream
+from execution_service.adapters.nats.stream import (
+    bind_or_create_stream,
+    find_stream,
+    stream_max_age,
+)
 from execution_service.adapters.nats.subjects import Subjects
 
 __all__ = [
@@ -22,4 +26,5 @@ __all__ = [
     "bind_or_create_stream",
     "consumer_lag",
     "find_stream",
+    "stream_max_age",
 ]

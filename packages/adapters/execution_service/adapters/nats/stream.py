@@ -4,6 +4,7 @@ JetStream refuses a second stream over the same subjects (the platform has EVENT
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from execution_service.adapters.nats.subjects import Subjects
 from nats.js import JetStreamContext
@@ -36,3 +37,9 @@ async def bind_or_create_stream(js: JetStreamContext, subjects: Subjects, name: 
     )
     log.info("created stream %s capturing %s", name, subjects.events)
     return name
+
+
+async def stream_max_age(js: JetStreamContext, stream: str) -> timedelta | None:
+    """How long the stream keeps a message; None when it keeps them regardless of age."""
+    config = (await js.stream_info(stream)).config
+    return timedelta(seconds=config.max_age) if config.max_age else None

@@ -8,6 +8,7 @@ from execution_service.adapters.postgres.migrations import (
     rollback_migrations,
 )
 from execution_service.adapters.postgres.pool import pool_in_use
+from execution_service.adapters.postgres.pruner import PostgresPruner
 from execution_service.adapters.postgres.queries import PostgresQueries
 from execution_service.adapters.postgres.recorder import PostgresRecorder
 from execution_service.adapters.postgres.url import BadDatabaseUrl, PostgresUrl
@@ -16,6 +17,7 @@ __all__ = [
     "BadDatabaseUrl",
     "EmbeddedPostgres",
     "PostgresChanges",
+    "PostgresPruner",
     "PostgresQueries",
     "PostgresRecorder",
     "PostgresUrl",

@@ -30,25 +30,23 @@ from execution_service.adapters.postgres.rows import (
     node_run_record,
 )
 from execution_service.adapters.postgres.upserts import WRITE_EXECUTIONS, WRITE_NODE_RUNS
-from execution_service.domain import DeadLetter, Event, RetryRequest, merge
+from execution_service.domain import DeadLetter, Event, Recorded, RetryRequest, merge
 from execution_service.domain.model import Claim, Execution, NodeRun, NodeRunKey, node_run_id
 
 
 class PostgresRecorder(Connected):
-    async def record(
-        self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]
-    ) -> frozenset[str]:
+    async def record(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]) -> Recorded:
         # the first of each key, in key order
         unique = sorted({e.key: e for e in reversed(events)}.values(), key=_key)
         letters = _count_by_key(dead_letters)
 
-        async def work(raw: asyncpg.Connection) -> frozenset[str]:
-            applied: frozenset[str] = frozenset()
+        async def work(raw: asyncpg.Connection) -> Recorded:
+            recorded = Recorded(frozenset())
             if unique:
-                applied = await _apply(raw, unique)
+                recorded = await _apply(raw, unique)
             if letters:
                 await _record_dead_letters(raw, letters)
-            return applied
+            return recorded
 
         return await self._in_transaction(work)
 
@@ -72,17 +70,37 @@ class PostgresRecorder(Connected):
         return await self._in_transaction(work)
 
 
-async def _insert_events(raw: asyncpg.Connection, events: Sequence[Event]) -> frozenset[str]:
+async def _insert_events(
+    raw: asyncpg.Connection, events: Sequence[Event]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The keys of the events inserted, and the ids of the batch's executions that were
+    pruned, whose events are left out. executions_pruned (migrations/0006) first waits for
+    any pass deleting one of them: in the same statement, so at no extra round trip."""
+    execution_ids = sorted({e.execution_id for e in events})
     rows = await raw.fetch(
-        """INSERT INTO execution_events (event_key, execution_id, subject, occurred_at, payload)
-           SELECT * FROM unnest($1::event_in[])
-           ON CONFLICT (event_key) DO NOTHING RETURNING event_key""",
+        """WITH pruned AS (SELECT executions_pruned($2::text[]) AS ids),
+                inserted AS (
+                    INSERT INTO execution_events
+                        (event_key, execution_id, subject, occurred_at, payload)
+                    SELECT u.* FROM unnest($1::event_in[]) AS u
+                    WHERE u.execution_id <> ALL ((SELECT ids FROM pruned)::text[])
+                    ON CONFLICT (event_key) DO NOTHING RETURNING event_key)
+           SELECT event_key, NULL AS pruned FROM inserted
+           UNION ALL SELECT NULL, ids FROM pruned WHERE ids <> '{}'""",
         [event_record(e) for e in events],
+        execution_ids,
     )
-    return frozenset(r["event_key"] for r in rows)
+    pruned: frozenset[str] = frozenset()
+    keys = []
+    for row in rows:
+        if row["pruned"] is None:
+            keys.append(row["event_key"])
+        else:
+            pruned = frozenset(row["pruned"])
+    return frozenset(keys), pruned
 
 
-async def _apply(raw: asyncpg.Connection, batch: Sequence[Event]) -> frozenset[str]:
+async def _apply(raw: asyncpg.Connection, batch: Sequence[Event]) -> Recorded:
     """`batch` is in key order: concurrent writers insert shared keys in the same order.
 
     While PostgreSQL inserts the events, Python folds the batch as if all of them were new
@@ -91,17 +109,18 @@ async def _apply(raw: asyncpg.Connection, batch: Sequence[Event]) -> frozenset[s
     try:
         await asyncio.sleep(0)  # the insert is sent: fold meanwhile
         writes = _writes(batch)
-        applied = await inserting
+        applied, pruned = await inserting
     finally:
         if not inserting.done():
             inserting.cancel()
+    recorded = Recorded(applied, frozenset(e.key for e in batch if e.execution_id in pruned))
     if not applied:
-        return applied
+        return recorded
     if len(applied) < len(batch):
         writes = _writes([e for e in batch if e.key in applied])
     for statement, arguments in writes:
         await raw.execute(statement, *arguments)
-    return applied
+    return recorded
 
 
 # Claim.running's columns (status, claim_rank, claim_stamp) for WRITE_EXECUTIONS' $4-$6.

@@ -1,0 +1,77 @@
+"""Retention: how long finished executions, dead letters and tombstones are kept, and the
+port and use case that delete what is older. A pruned execution leaves a tombstone, so that
+a late event for it is ignored rather than recorded as a new, partial execution."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import attrs
+
+from execution_service.domain.ports import Clock
+
+
+@attrs.frozen
+class Retention:
+    """How long each kind of record is kept; None keeps it forever."""
+
+    executions: timedelta | None = None  # after the execution finished
+    dead_letters: timedelta | None = None  # after the letter was last seen
+    tombstones: timedelta | None = None  # after the execution was pruned
+
+    @property
+    def prunes_anything(self) -> bool:
+        return any(kept is not None for kept in (self.executions, self.dead_letters))
+
+    def cutoffs(self, now: datetime) -> Cutoffs:
+        def before(kept: timedelta | None) -> datetime | None:
+            return None if kept is None else now - kept
+
+        return Cutoffs(before(self.executions), before(self.dead_letters), before(self.tombstones))
+
+
+@attrs.frozen
+class Cutoffs:
+    """What is older than these instants goes; None keeps that kind."""
+
+    executions_finished_before: datetime | None = None
+    dead_letters_seen_before: datetime | None = None
+    tombstones_before: datetime | None = None
+
+
+@attrs.frozen
+class Pruned:
+    """What a pass deleted (or, dry, would delete), per kind of record."""
+
+    executions: int = 0
+    node_runs: int = 0
+    events: int = 0
+    retry_requests: int = 0
+    dead_letters: int = 0
+    tombstones: int = 0
+
+    def __add__(self, other: Pruned) -> Pruned:
+        return Pruned(
+            *(a + b for a, b in zip(attrs.astuple(self), attrs.astuple(other), strict=True))
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return attrs.asdict(self)
+
+
+class Pruner(Protocol):
+    async def prune(self, cutoffs: Cutoffs, dry_run: bool = False) -> Pruned | None:
+        """Delete what is older than the cutoffs: finished executions with their node runs,
+        events and retry requests (each leaving a tombstone), dead letters and tombstones.
+        Works in bounded units of work, never holding up recording for long. Returns None,
+        having done nothing, while another pass runs (on this or another replica). A dry run
+        deletes nothing and says what a pass would delete now."""
+        ...
+
+
+async def prune(
+    pruner: Pruner, clock: Clock, retention: Retention, dry_run: bool = False
+) -> Pruned | None:
+    """One pass of the retention policy, as of now."""
+    return await pruner.prune(retention.cutoffs(clock.now()), dry_run)
