@@ -1,4 +1,5 @@
-"""An in-memory RetryPublisher and ReplayPublisher that de-duplicates on the message id, as JetStream does."""
+"""An in-memory RetryPublisher and ReplayPublisher that de-duplicate on the message id, as
+JetStream does."""
 
 from __future__ import annotations
 
