@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from execution_service.domain import REPLAY_OF_HEADER, DeadLetter, record_events
-from support.events import Workflow, message
+from support.events import Workflow
 
 from .test_http import Api, api, workflow  # noqa: F401 - the fixture, shared
 
@@ -96,8 +96,8 @@ async def conditional(api: Api, path: str, tags: str) -> Any:  # noqa: F811
 
 @pytest.mark.parametrize("path", ["/api/executions/e1", "/api/executions/e1/logs?limit=5"])
 async def test_an_unchanged_answer_is_a_304_without_a_body(
-    api: Api, path: str
-) -> None:  # noqa: F811
+    api: Api, path: str  # noqa: F811
+) -> None:
     await record_events(api.store, Workflow("e1", 0).started(0).node_started("a", 1).messages)
     first = await api.client.get(path)
     tag = first.headers["ETag"]
