@@ -95,28 +95,27 @@ async def main(executions: int) -> None:
         window = ExecutionFilter(
             started_after=T0 + timedelta(days=3), started_before=T0 + timedelta(days=4)
         )
+        after, page, every = queries.executions_after, queries.executions, ExecutionFilter()
+        some = ExecutionFilter(statuses={Status.FAILED, Status.RUNNING})
+        oldest_deep = Position(T0 + timedelta(seconds=last - 11), "exec-9999999")
+        updated_deep = Position(T0 + timedelta(seconds=20), "exec-0000010")
+        one_workflow = ExecutionFilter(workflow_id="wf-7")
+        logs = NodeRunFilter(statuses={Status.FAILED}, node_id="write", attempt=1)
         cases: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
-            ("page 1 (page=1&limit=10)", lambda: queries.executions(Page(1, 10))),
-            ("last page by OFFSET", lambda: queries.executions(Page(-(-executions // 10), 10))),
-            ("cursor page 1", lambda: queries.executions_after(ExecutionFilter(), newest, None, 11)),
-            ("cursor, last page", lambda: queries.executions_after(ExecutionFilter(), newest, deep, 11)),
-            ("status=FAILED, cursor page 1", lambda: queries.executions_after(failed, newest, None, 11)),
-            ("status=FAILED, page 1 with total", lambda: queries.executions(Page(1, 10), failed)),
-            ("status=FAILED,RUNNING cursor page 1", lambda: queries.executions_after(
-                ExecutionFilter(statuses={Status.FAILED, Status.RUNNING}), newest, None, 11)),
-            ("startedAfter/startedBefore (a day), cursor", lambda: queries.executions_after(
-                window, newest, None, 11)),
-            ("startedAfter/startedBefore (a day), page 1 with total", lambda: queries.executions(
-                Page(1, 10), window)),
-            ("workflowId, page 1 with total", lambda: queries.executions(
-                Page(1, 10), ExecutionFilter(workflow_id="wf-7"))),
-            ("sort=startedAt, cursor deep", lambda: queries.executions_after(
-                ExecutionFilter(), oldest, Position(T0 + timedelta(seconds=last - 11), "x"), 11)),
-            ("sort=-updatedAt, cursor deep", lambda: queries.executions_after(
-                ExecutionFilter(), updated, Position(T0 + timedelta(seconds=20), "exec-0000010"), 11)),
+            ("page 1 (page=1&limit=10)", lambda: page(Page(1, 10))),
+            ("last page by OFFSET", lambda: page(Page(-(-executions // 10), 10))),
+            ("cursor page 1", lambda: after(every, newest, None, 11)),
+            ("cursor, last page", lambda: after(every, newest, deep, 11)),
+            ("status=FAILED, cursor page 1", lambda: after(failed, newest, None, 11)),
+            ("status=FAILED, page 1 with total", lambda: page(Page(1, 10), failed)),
+            ("status=FAILED,RUNNING cursor page 1", lambda: after(some, newest, None, 11)),
+            ("startedAfter/Before (a day), cursor", lambda: after(window, newest, None, 11)),
+            ("startedAfter/Before (a day), page 1, total", lambda: page(Page(1, 10), window)),
+            ("workflowId, page 1 with total", lambda: page(Page(1, 10), one_workflow)),
+            ("sort=startedAt, cursor deep", lambda: after(every, oldest, oldest_deep, 11)),
+            ("sort=-updatedAt, cursor deep", lambda: after(every, updated, updated_deep, 11)),
             ("logs ?status=FAILED&nodeId=write&attempt=1", lambda: queries.node_runs(
-                "exec-0000007", Page(1, 100),
-                NodeRunFilter(statuses={Status.FAILED}, node_id="write", attempt=1))),
+                "exec-0000007", Page(1, 100), logs)),
         ]  # fmt: skip
         for title, call in cases:
             queries.seen.clear()

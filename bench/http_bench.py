@@ -183,9 +183,7 @@ def wrk(url: str, seconds: int, headers: tuple[str, ...] = ()) -> dict[str, floa
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%")}
 
 
-def measured(
-    pid: int, url: str, seconds: int, headers: tuple[str, ...] = ()
-) -> dict[str, float]:
+def measured(pid: int, url: str, seconds: int, headers: tuple[str, ...] = ()) -> dict[str, float]:
     """wrk's figures, and the CPU the server process, PostgreSQL and wrk spent per request."""
     before, servers, load = cpu_seconds(pid), servers_cpu(), _children_cpu()
     result = wrk(url, seconds, headers)
@@ -256,6 +254,7 @@ def main(executions: int, seconds: int, loop: str) -> None:
             page_path = "/api/executions?page=1&limit=10"
             by_id_response = urllib.request.urlopen(base + by_id_path)
             by_id, etag = by_id_response.read(), by_id_response.headers["ETag"]
+            not_modified = (f"If-None-Match: {etag}",)
             cursor = asyncio.run(deep_cursor(url, executions, 10))
             first_cursor_path = "/api/executions?limit=10&cursor="
             deep_cursor_path = f"/api/executions?limit=10&cursor={cursor}"
@@ -281,7 +280,7 @@ def main(executions: int, seconds: int, loop: str) -> None:
                 "bare by id": measured(b_pid, bare_base + by_id_path, seconds),  # type: ignore[arg-type]
                 "service list": measured(s_pid, base + page_path, seconds),  # type: ignore[arg-type]
                 "bare list": measured(b_pid, bare_base + page_path, seconds),  # type: ignore[arg-type]
-                "by id 304": measured(s_pid, base + by_id_path, seconds, (f"If-None-Match: {etag}",)),  # type: ignore[arg-type]
+                "by id 304": measured(s_pid, base + by_id_path, seconds, not_modified),  # type: ignore[arg-type]
                 "cursor page 1": measured(s_pid, base + first_cursor_path, seconds),  # type: ignore[arg-type]
                 "cursor last": measured(s_pid, base + deep_cursor_path, seconds),  # type: ignore[arg-type]
                 "offset last": measured(s_pid, base + deep_offset_path, seconds),  # type: ignore[arg-type]
@@ -307,7 +306,9 @@ def main(executions: int, seconds: int, loop: str) -> None:
     print(f"by id: service/bare throughput {sb['rps'] / bb['rps']:.2f}")
     print(f"by id: service/minimal read throughput {sb['rps'] / mr['rps']:.2f}")
     print(f"list p50 / by-id p50: {sl['p50'] / sb['p50']:.2f}  (p99: {sl['p99'] / sb['p99']:.2f})")
-    n3, c1, cl, ol = (results[k] for k in ("by id 304", "cursor page 1", "cursor last", "offset last"))
+    n3, c1, cl, ol = (
+        results[k] for k in ("by id 304", "cursor page 1", "cursor last", "offset last")
+    )
     print(f"by id: 304/200 throughput {n3['rps'] / sb['rps']:.2f}")
     print(
         f"last page of {executions}: cursor p50 / cursor page 1 p50 {cl['p50'] / c1['p50']:.2f};"

@@ -246,17 +246,19 @@ def _keyset(
     """The rows after the position, as the UNION ALL of the known-time part and the
     unknown-time part (in that order: unknown last). Each part is one ordered index range:
     `(time, id) < (t, i)` is a row comparison PostgreSQL walks an index from, where an OR with
-    `IS NULL` would make it filter from the top. The NULLS FIRST/LAST words match the
-    indexes' (their nulls are filtered out anyway), so the planner sees the index order."""
+    `IS NULL` would make it filter from the top. Both parts order by the start-time indexes'
+    own order, NULLS FIRST/LAST included (each part has only known or only unknown times, so
+    the words change nothing but the plan), so the planner reads them off the index."""
     values = list(values)
+    unknown: str | None
     if order is ExecutionOrder.LAST_UPDATED:
         known, unknown = "updated_at DESC, id DESC", None
         column, cmp = "updated_at", "<"
     elif order is ExecutionOrder.NEWEST_STARTED:
-        known, unknown = "started_at DESC NULLS LAST, id DESC", "id DESC"
+        known = unknown = "started_at DESC NULLS LAST, id DESC"
         column, cmp = "started_at", "<"
     else:
-        known, unknown = "started_at ASC NULLS FIRST, id ASC", "id ASC"
+        known = unknown = "started_at ASC NULLS FIRST, id ASC"
         column, cmp = "started_at", ">"
     known_terms = [*terms] + ([] if column == "updated_at" else [f"{column} IS NOT NULL"])
     unknown_terms = [*terms, f"{column} IS NULL"]
