@@ -210,3 +210,17 @@ async def test_a_discarded_letter_is_gone(
     assert not await recorder.discard_dead_letter("k1")
     assert await queries.dead_letter("k1") is None
     assert [d.key for d in (await queries.dead_letters(Page())).items] == ["k2"]
+
+
+async def test_past_an_unknown_start_a_window_holds_nothing_more(
+    recorder: ExecutionRecorder, queries: ExecutionQueries
+) -> None:
+    """A position only a forged cursor gives (cursors are opaque, not sealed): no error."""
+    await seed(recorder)
+    window = ExecutionFilter(started_after=at(0))
+    for order in (ExecutionOrder.NEWEST_STARTED, ExecutionOrder.OLDEST_STARTED):
+        assert await queries.executions_after(window, order, Position(None, "u9"), 5) == []
+    everything = await queries.executions_after(
+        ExecutionFilter(), ExecutionOrder.NEWEST_STARTED, Position(None, "u2"), 5
+    )
+    assert [v.id for v in everything] == ["u1"]

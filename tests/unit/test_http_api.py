@@ -4,6 +4,7 @@ GETs and dead letters put back or discarded."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -77,6 +78,29 @@ async def test_bad_cursors_and_filters_are_a_400_naming_them(
     path = "/api/executions?limit=1&" + query.format(cursor=first["pagination"]["nextCursor"])
     body = await api.get(path, status=400)
     assert says in body["message"], body["message"]
+
+
+def forged(cursor: str, **changes: Any) -> str:
+    """A cursor of the same list, its position rewritten (cursors are opaque, not sealed)."""
+    body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))) | changes
+    return base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
+
+
+async def test_a_forged_position_is_a_400_or_an_empty_page_never_a_500(
+    api: Api,  # noqa: F811
+) -> None:
+    for n in range(3):
+        await record_events(api.store, workflow(f"e{n}", ms=n))
+    for query in ["sort=-updatedAt", "startedAfter=2020-01-01T00:00:00Z"]:
+        first = await api.get(f"/api/executions?limit=1&{query}&cursor=")
+        cursor = forged(first["pagination"]["nextCursor"], t=None, i="zzz")
+        response = await api.client.get(f"/api/executions?limit=1&{query}&cursor={cursor}")
+        if query.startswith("sort"):
+            assert response.status == 400, await response.text()
+        else:  # past an unknown start, a window holds nothing more
+            body = await response.json()
+            assert response.status == 200, body
+            assert body == {"data": [], "pagination": {"limit": 1, "nextCursor": None}}
 
 
 async def test_logs_filter_by_status_node_and_attempt(api: Api) -> None:  # noqa: F811
@@ -199,3 +223,10 @@ async def test_every_new_status_is_in_the_openapi_document(api: Api) -> None:  #
     assert "400" in paths["/api/dead-letters"]["get"]["responses"]
     names = {p["name"] for p in paths["/api/executions"]["get"]["parameters"]}
     assert {"status", "startedAfter", "startedBefore", "sort", "cursor"} <= names
+
+
+async def test_a_browser_may_send_if_none_match_and_read_the_etag(api: Api) -> None:  # noqa: F811
+    await record_events(api.store, workflow("e1"))
+    response = await api.client.get("/api/executions/e1", headers={"Origin": "https://app.example"})
+    assert "If-None-Match" in response.headers["Access-Control-Allow-Headers"]
+    assert response.headers["Access-Control-Expose-Headers"] == "ETag"

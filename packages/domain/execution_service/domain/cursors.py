@@ -47,7 +47,8 @@ def decode_cursor(cursor: str, where: ExecutionFilter, order: ExecutionOrder) ->
         position = Position(None if at is None else datetime.fromisoformat(at), last_id)
     except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
         raise InvalidCursor("cursor is malformed: ask for the first page with cursor=") from exc
-    if position.at is not None and position.at.tzinfo is None:
+    naive = position.at is not None and position.at.tzinfo is None
+    if naive or (position.at is None and order is ExecutionOrder.LAST_UPDATED):
         raise InvalidCursor("cursor is malformed: ask for the first page with cursor=")
     if list_id != _list_id(where, order):
         raise InvalidCursor(

@@ -48,14 +48,20 @@ class ExecutionFilter:
         user_id: str | None,
         started_at: datetime | None = None,
     ) -> bool:
-        windowed = self.started_after is not None or self.started_before is not None
         return (
             (not self.statuses or status in self.statuses)
             and (self.workflow_id is None or self.workflow_id == workflow_id)
             and (self.user_id is None or self.user_id == user_id)
-            and (not windowed or started_at is not None)
-            and (self.started_after is None or started_at >= self.started_after)  # type: ignore[operator]
-            and (self.started_before is None or started_at < self.started_before)  # type: ignore[operator]
+            and self._in_window(started_at)
+        )
+
+    def _in_window(self, started_at: datetime | None) -> bool:
+        if self.started_after is None and self.started_before is None:
+            return True
+        return (
+            started_at is not None
+            and (self.started_after is None or started_at >= self.started_after)
+            and (self.started_before is None or started_at < self.started_before)
         )
 
     def fingerprint(self) -> str:

@@ -95,8 +95,10 @@ class PostgresQueries(Connected):
     async def executions_after(
         self, where: ExecutionFilter, order: ExecutionOrder, after: Position | None, limit: int
     ) -> Sequence[ExecutionView]:
-        terms, values = _conditions(where)
-        sql, values = _keyset(order, terms, values, after, int(limit))
+        keyset = _keyset(order, where, after, int(limit))
+        if keyset is None:
+            return []
+        sql, values = keyset
         rows = await self._run(
             lambda raw: raw.fetch(
                 f"SELECT e.*, c.* FROM ({sql}) e {_COUNTS} ORDER BY e.part, e.ord", *values
@@ -237,19 +239,16 @@ def _conditions(where: ExecutionFilter) -> tuple[list[str], list[Any]]:
 
 
 def _keyset(
-    order: ExecutionOrder,
-    terms: list[str],
-    values: list[Any],
-    after: Position | None,
-    limit: int,
-) -> tuple[str, list[Any]]:
+    order: ExecutionOrder, where: ExecutionFilter, after: Position | None, limit: int
+) -> tuple[str, list[Any]] | None:
     """The rows after the position, as the UNION ALL of the known-time part and the
     unknown-time part (in that order: unknown last). Each part is one ordered index range:
     `(time, id) < (t, i)` is a row comparison PostgreSQL walks an index from, where an OR with
     `IS NULL` would make it filter from the top. Both parts order by the start-time indexes'
     own order, NULLS FIRST/LAST included (each part has only known or only unknown times, so
-    the words change nothing but the plan), so the planner reads them off the index."""
-    values = list(values)
+    the words change nothing but the plan), so the planner reads them off the index.
+    None when nothing can follow the position."""
+    terms, values = _conditions(where)
     unknown: str | None
     if order is ExecutionOrder.LAST_UPDATED:
         known, unknown = "updated_at DESC, id DESC", None
@@ -281,14 +280,11 @@ def _keyset(
     parts = []
     if with_known:
         parts.append(part(0, known_terms, known))
-    if unknown is not None and not _windowed_terms(terms):
+    if unknown is not None and not _windowed(where):  # a window leaves unknown starts out
         parts.append(part(1, unknown_terms, unknown))
+    if not parts:
+        return None
     return f"SELECT * FROM ({' UNION ALL '.join(parts)}) u ORDER BY part, ord LIMIT {limit}", values
-
-
-def _windowed_terms(terms: list[str]) -> bool:
-    """A start-time window leaves out every unknown start."""
-    return any(t.startswith("started_at ") for t in terms)
 
 
 def _limit(page: Page) -> str:
