@@ -62,13 +62,13 @@ def _statuses(description: str) -> fields.List:
 
 
 def _split_statuses(data: dict[str, Any]) -> dict[str, Any]:
-    if "status" not in data:
-        return data
-    given = [s.strip() for value in data["status"] for s in value.split(",")]
-    wrong = [s for s in given if s not in STATUSES]
-    if wrong or not given:
+    """Empty items are no status (`status=` filters nothing, as `status=FAILED,` is FAILED):
+    an empty value is well formed, and a form's empty select sends one."""
+    given = [s.strip() for value in data.get("status", ()) for s in value.split(",")]
+    wanted = [s for s in given if s]
+    if any(s not in STATUSES for s in wanted):
         raise ValidationError({"status": [f"status must be one of {', '.join(STATUSES)}"]})
-    return data | {"status": frozenset(given)}
+    return data | {"status": frozenset(wanted)}
 
 
 class ExecutionsQuery(_Query):
@@ -182,9 +182,21 @@ class PaginationSchema(Schema):
     totalPages = fields.Integer()
 
 
+class ExecutionPaginationSchema(Schema):
+    """Offset pages: total, page, limit, totalPages. Cursor pages: limit, nextCursor."""
+
+    total = fields.Integer(metadata={"description": "offset pages only"})
+    page = fields.Integer(metadata={"description": "offset pages only"})
+    limit = fields.Integer()
+    totalPages = fields.Integer(metadata={"description": "offset pages only"})
+    nextCursor = fields.String(
+        allow_none=True, metadata={"description": "cursor pages only; null at the end"}
+    )
+
+
 class ExecutionPageSchema(Schema):
     data = fields.List(fields.Nested(ExecutionSchema))
-    pagination = fields.Nested(PaginationSchema)
+    pagination = fields.Nested(ExecutionPaginationSchema)
 
 
 class NodeRunSchema(Schema):
@@ -255,16 +267,6 @@ class DeadLetterSchema(Schema):
         },
     )
     replays = fields.Integer(metadata={"description": "how often it was replayed"})
-
-
-class CursorPaginationSchema(Schema):
-    limit = fields.Integer()
-    nextCursor = fields.String(allow_none=True, metadata={"description": "null at the end"})
-
-
-class ExecutionCursorPageSchema(Schema):
-    data = fields.List(fields.Nested(ExecutionSchema))
-    pagination = fields.Nested(CursorPaginationSchema)
 
 
 class ReplayAcceptedSchema(Schema):
