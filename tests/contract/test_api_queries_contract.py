@@ -224,3 +224,13 @@ async def test_past_an_unknown_start_a_window_holds_nothing_more(
         ExecutionFilter(), ExecutionOrder.NEWEST_STARTED, Position(None, "u2"), 5
     )
     assert [v.id for v in everything] == ["u1"]
+
+
+async def test_an_empty_id_is_a_filter_like_any_other(
+    recorder: ExecutionRecorder, queries: ExecutionQueries
+) -> None:
+    """`workflowId=` asks for the executions whose workflow id is "": none here."""
+    await seed(recorder)
+    for where in (ExecutionFilter(workflow_id=""), ExecutionFilter(user_id="")):
+        paged = await queries.executions(Page(1, 10), where)
+        assert (paged.items, paged.total) == ([], 0)

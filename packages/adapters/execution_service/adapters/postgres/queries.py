@@ -68,8 +68,7 @@ class PostgresQueries(Connected):
     ) -> Paged[ExecutionView]:
         terms, values = _conditions(where)
         condition = "WHERE " + " AND ".join(terms) if terms else ""
-        only_statuses = not where.workflow_id and not where.user_id and not _windowed(where)
-        if only_statuses:
+        if where.workflow_id is None and where.user_id is None and not _windowed(where):
             # exact, kept by triggers: no scan of every execution per page
             count = f"SELECT coalesce(sum(n), 0)::bigint FROM execution_counts {condition}"
         else:
