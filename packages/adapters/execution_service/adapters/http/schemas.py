@@ -114,7 +114,9 @@ class LogsQuery(_Query):
     nodeId = fields.String(metadata={"description": "only this node's runs"})
     attempt = fields.Integer(
         strict=False,
-        validate=validate.Range(min=1, error="attempt must be at least 1"),
+        validate=validate.Range(
+            min=1, max=MAX_PAGE, error=f"attempt must be between 1 and {MAX_PAGE}"
+        ),
         error_messages={"invalid": "attempt must be an integer"},
         metadata={"description": "only runs of this attempt"},
     )
