@@ -1,8 +1,10 @@
 """GET /api/executions/{id} and GET /api/executions?page=1&limit=10 with 100k executions
 stored, under wrk (32 connections), next to two baselines in the same run, on the same event
 loop: a bare aiohttp handler returning the same JSON from memory, and the minimal read —
-aiohttp and an asyncpg pool, one primary-key SELECT of the execution's row, as JSON. Needs wrk
-(apt-get install wrk). The last line is JSON, for scripts.
+aiohttp and an asyncpg pool, one primary-key SELECT of the execution's row, as JSON. Also the
+304 path (If-None-Match holding the ETag) beside the 200 one, and the cursor page at the last
+row of the list beside the first cursor page and beside the same page asked for by OFFSET
+(page=N). Needs wrk (apt-get install wrk). The last line is JSON, for scripts.
 
     ./pants run bench/http_bench.py -- --executions 100000 --seconds 10 [--loop asyncio]
 """
@@ -38,7 +40,16 @@ from execution_service.adapters.postgres.rows import (
     execution_row,
     node_run_row,
 )
-from execution_service.domain import Event, EventKind, Status, fold
+from execution_service.domain import (
+    Event,
+    EventKind,
+    ExecutionFilter,
+    ExecutionOrder,
+    Position,
+    Status,
+    encode_cursor,
+    fold,
+)
 from support.postgres import fresh_database
 
 
@@ -154,9 +165,10 @@ def wait(url: str) -> None:
     raise TimeoutError(url)
 
 
-def wrk(url: str, seconds: int) -> dict[str, float]:
+def wrk(url: str, seconds: int, headers: tuple[str, ...] = ()) -> dict[str, float]:
+    given = [arg for header in headers for arg in ("-H", header)]
     out = subprocess.run(
-        ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url],
+        ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", *given, url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -171,15 +183,27 @@ def wrk(url: str, seconds: int) -> dict[str, float]:
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%")}
 
 
-def measured(pid: int, url: str, seconds: int) -> dict[str, float]:
+def measured(pid: int, url: str, seconds: int, headers: tuple[str, ...] = ()) -> dict[str, float]:
     """wrk's figures, and the CPU the server process, PostgreSQL and wrk spent per request."""
     before, servers, load = cpu_seconds(pid), servers_cpu(), _children_cpu()
-    result = wrk(url, seconds)
+    result = wrk(url, seconds, headers)
     requests = result["rps"] * seconds
     result["cpu_us"] = (cpu_seconds(pid) - before) / requests * 1e6
     result["pg_us"] = since(servers)["postgres"] / requests * 1e6
     result["wrk_us"] = (_children_cpu() - load) / requests * 1e6
     return result
+
+
+async def deep_cursor(url: PostgresUrl, executions: int, limit: int) -> str:
+    """The cursor of the list's last page: the position of the row before it."""
+    conn = await asyncpg.connect(**url.connect_kwargs())
+    row = await conn.fetchrow(
+        "SELECT started_at, id FROM executions ORDER BY started_at DESC NULLS LAST, id DESC"
+        f" OFFSET {max(executions - limit - 1, 0)} LIMIT 1"
+    )
+    await conn.close()
+    position = Position(row["started_at"], row["id"])
+    return encode_cursor(ExecutionFilter(), ExecutionOrder.NEWEST_STARTED, position)
 
 
 def _children_cpu() -> float:
@@ -228,7 +252,15 @@ def main(executions: int, seconds: int, loop: str) -> None:
             wait(f"{base}/api/health")
             by_id_path = f"/api/executions/exec-{executions // 2:07d}"
             page_path = "/api/executions?page=1&limit=10"
-            by_id = urllib.request.urlopen(base + by_id_path).read()
+            by_id_response = urllib.request.urlopen(base + by_id_path)
+            by_id, etag = by_id_response.read(), by_id_response.headers["ETag"]
+            not_modified = (f"If-None-Match: {etag}",)
+            cursor = asyncio.run(deep_cursor(url, executions, 10))
+            first_cursor_path = "/api/executions?limit=10&cursor="
+            deep_cursor_path = f"/api/executions?limit=10&cursor={cursor}"
+            deep_offset_path = f"/api/executions?limit=10&page={-(-executions // 10)}"
+            deepest = json.loads(urllib.request.urlopen(base + deep_cursor_path).read())
+            assert deepest["data"][-1]["id"] == "exec-0000000", "the deep cursor is not deep"
             page = urllib.request.urlopen(base + page_path).read()
             bare = context.Process(target=run_bare, args=(bare_port, by_id, page, loop))
             min_read = context.Process(
@@ -248,6 +280,10 @@ def main(executions: int, seconds: int, loop: str) -> None:
                 "bare by id": measured(b_pid, bare_base + by_id_path, seconds),  # type: ignore[arg-type]
                 "service list": measured(s_pid, base + page_path, seconds),  # type: ignore[arg-type]
                 "bare list": measured(b_pid, bare_base + page_path, seconds),  # type: ignore[arg-type]
+                "by id 304": measured(s_pid, base + by_id_path, seconds, not_modified),  # type: ignore[arg-type]
+                "cursor page 1": measured(s_pid, base + first_cursor_path, seconds),  # type: ignore[arg-type]
+                "cursor last": measured(s_pid, base + deep_cursor_path, seconds),  # type: ignore[arg-type]
+                "offset last": measured(s_pid, base + deep_offset_path, seconds),  # type: ignore[arg-type]
             }
             peak = rss_peak_mb(service.pid)  # type: ignore[arg-type]
             round_trip = asyncio.run(round_trip_cpu_us(url))
@@ -270,6 +306,14 @@ def main(executions: int, seconds: int, loop: str) -> None:
     print(f"by id: service/bare throughput {sb['rps'] / bb['rps']:.2f}")
     print(f"by id: service/minimal read throughput {sb['rps'] / mr['rps']:.2f}")
     print(f"list p50 / by-id p50: {sl['p50'] / sb['p50']:.2f}  (p99: {sl['p99'] / sb['p99']:.2f})")
+    n3, c1, cl, ol = (
+        results[k] for k in ("by id 304", "cursor page 1", "cursor last", "offset last")
+    )
+    print(f"by id: 304/200 throughput {n3['rps'] / sb['rps']:.2f}")
+    print(
+        f"last page of {executions}: cursor p50 / cursor page 1 p50 {cl['p50'] / c1['p50']:.2f};"
+        f" OFFSET p50 / cursor page 1 p50 {ol['p50'] / c1['p50']:.2f}"
+    )
     print(f"service peak RSS: {peak:.0f} MB")
     print(f"one PostgreSQL round trip (SELECT 1) costs the client {round_trip:.0f} µs of CPU")
     figures = {
@@ -278,6 +322,10 @@ def main(executions: int, seconds: int, loop: str) -> None:
         "by_id_vs_min_read": round(sb["rps"] / mr["rps"], 3),
         "by_id_vs_bare": round(sb["rps"] / bb["rps"], 3),
         "list_p50_vs_by_id": round(sl["p50"] / sb["p50"], 3),
+        "not_modified_rps": round(n3["rps"]),
+        "not_modified_vs_200": round(n3["rps"] / sb["rps"], 3),
+        "deep_cursor_p50_vs_first": round(cl["p50"] / c1["p50"], 3),
+        "deep_offset_p50_vs_first": round(ol["p50"] / c1["p50"], 3),
         "peak_rss_mb": round(peak),
     }
     print(json.dumps(figures))

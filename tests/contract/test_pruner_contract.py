@@ -82,7 +82,7 @@ def clock_at(day: int) -> FixedClock:
 
 async def statuses(queries: ExecutionQueries) -> dict[str, int]:
     return {
-        s.value: (await queries.executions(Page(1, 1), ExecutionFilter(status=s))).total
+        s.value: (await queries.executions(Page(1, 1), ExecutionFilter(statuses=[s]))).total
         for s in Status
     }
 

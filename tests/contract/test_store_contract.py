@@ -217,13 +217,13 @@ async def test_executions_can_be_filtered_by_status_workflow_and_user(
     await record_events(
         recorder, [message("execution.started", {"executionId": "e3", "userId": "u9"})]
     )
-    failed = await queries.executions(Page(1, 10), ExecutionFilter(status=Status.FAILED))
+    failed = await queries.executions(Page(1, 10), ExecutionFilter(statuses={Status.FAILED}))
     assert [e.id for e in failed.items] == ["e2"] and failed.total == 1
     by_workflow = await queries.executions(Page(1, 10), ExecutionFilter(workflow_id="wf"))
     assert {e.id for e in by_workflow.items} == {"e1", "e2"}
-    both = ExecutionFilter(status=Status.RUNNING, user_id="u9")
+    both = ExecutionFilter(statuses={Status.RUNNING}, user_id="u9")
     assert [e.id for e in (await queries.executions(Page(1, 10), both)).items] == ["e3"]
-    none = ExecutionFilter(status=Status.CANCELLED, workflow_id="wf")
+    none = ExecutionFilter(statuses={Status.CANCELLED}, workflow_id="wf")
     assert (await queries.executions(Page(1, 10), none)).total == 0
 
 

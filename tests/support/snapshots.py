@@ -24,7 +24,7 @@ async def snapshot(store: ExecutionQueries) -> list[Any]:
         for e in executions
     ]
     totals = [(await store.executions(Page(1, 1))).total] + [
-        (await store.executions(Page(1, 1), ExecutionFilter(status=status))).total
+        (await store.executions(Page(1, 1), ExecutionFilter(statuses={status}))).total
         for status in Status
     ]
     return [[readable(e) for e in executions], runs, totals]

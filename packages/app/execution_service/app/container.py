@@ -77,6 +77,8 @@ class Container(containers.DeclarativeContainer):
     nats_client = providers.Dependency(instance_of=Client)
     subjects = providers.Singleton(lambda s: Subjects(s.nats_subject_prefix), settings)
     publisher = providers.Singleton(NatsRetryPublisher, nats_client, subjects)
+    # The same publisher puts dead letters back (overriding `publisher` overrides this too).
+    replayer = providers.Callable(lambda publisher: publisher, publisher)
     consumer = providers.Singleton(
         EventConsumer,
         nats_client,

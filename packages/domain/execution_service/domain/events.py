@@ -102,14 +102,21 @@ class Ignored:
 Parsed = Event | Rejected | Ignored
 
 
+# Set on a replayed dead letter: the key it was recorded under, so that the replay is the same
+# event to de-duplication however that key was first found (eventId, Nats-Msg-Id, sequence).
+REPLAY_OF_HEADER = "Replay-Of"
+
+
 class _Bad(Exception):
     pass
 
 
 def dedupe_key(message: RawMessage, event_id: object = None) -> str:
-    """eventId, else the Nats-Msg-Id header, else stream:sequence, else a content hash.
+    """eventId, else the key of the dead letter it replays (a replay's Nats-Msg-Id is the
+    replay's own), else the Nats-Msg-Id header, else stream:sequence, else a content hash.
     An id too long to index, or holding text a database can't store, is stood for by its hash."""
-    for candidate in (event_id, message.headers.get("Nats-Msg-Id")):
+    headers = message.headers
+    for candidate in (event_id, headers.get(REPLAY_OF_HEADER), headers.get("Nats-Msg-Id")):
         if isinstance(candidate, str) and candidate:
             if len(candidate) <= MAX_ID_LENGTH and _storable(candidate):
                 return candidate

@@ -11,11 +11,15 @@ import attrs
 from execution_service.domain.events import Event, RawMessage
 from execution_service.domain.views import (
     DeadLetter,
+    DeadLetterFilter,
     ExecutionFilter,
+    ExecutionOrder,
     ExecutionView,
+    NodeRunFilter,
     NodeRunView,
     Page,
     Paged,
+    Position,
     RetryRequest,
 )
 
@@ -49,6 +53,15 @@ class ExecutionRecorder(Protocol):
         return that one."""
         ...
 
+    async def mark_replayed(self, key: str, count: int, at: datetime) -> bool:
+        """Mark the dead letter replayed at `at` (and count one replay more) if it still has
+        that count and is not marked yet; say whether it was marked now."""
+        ...
+
+    async def discard_dead_letter(self, key: str) -> bool:
+        """Forget the dead letter; say whether there was one."""
+        ...
+
 
 class ExecutionQueries(Protocol):
     """The query side: what has been recorded, read back. Safe to call from concurrent tasks."""
@@ -56,12 +69,25 @@ class ExecutionQueries(Protocol):
     async def execution(self, execution_id: str) -> ExecutionView | None: ...
 
     async def executions(
-        self, page: Page, where: ExecutionFilter = ExecutionFilter()
+        self,
+        page: Page,
+        where: ExecutionFilter = ExecutionFilter(),
+        order: ExecutionOrder = ExecutionOrder.NEWEST_STARTED,
     ) -> Paged[ExecutionView]:
-        """Newest first: by start time (unknown last), then id."""
+        """In the order (by start time, unknown last, or by update time; then id the same
+        way round), with the exact total."""
         ...
 
-    async def node_runs(self, execution_id: str, page: Page) -> Paged[NodeRunView]:
+    async def executions_after(
+        self, where: ExecutionFilter, order: ExecutionOrder, after: Position | None, limit: int
+    ) -> Sequence[ExecutionView]:
+        """Up to `limit` executions strictly after the position in the order (from the first
+        when None): a keyset page, whose cost does not grow with its depth."""
+        ...
+
+    async def node_runs(
+        self, execution_id: str, page: Page, where: NodeRunFilter = NodeRunFilter()
+    ) -> Paged[NodeRunView]:
         """By start time (unknown last), then node id, then attempt."""
         ...
 
@@ -76,9 +102,13 @@ class ExecutionQueries(Protocol):
         producer claimed, and the history shows what arrived, not what it says."""
         ...
 
-    async def dead_letters(self, page: Page) -> Paged[DeadLetter]:
+    async def dead_letters(
+        self, page: Page, where: DeadLetterFilter = DeadLetterFilter()
+    ) -> Paged[DeadLetter]:
         """Most recently seen first."""
         ...
+
+    async def dead_letter(self, key: str) -> DeadLetter | None: ...
 
     async def retry_request(self, execution_id: str, attempt: int) -> RetryRequest | None: ...
 
@@ -90,6 +120,13 @@ class ExecutionQueries(Protocol):
 class RetryPublisher(Protocol):
     async def publish_retry(self, request: RetryRequest) -> None:
         """Publish `execution.retry.requested`; raise PublishFailed if it did not go out."""
+        ...
+
+
+class ReplayPublisher(Protocol):
+    async def publish_replay(self, message: RawMessage, message_id: str) -> None:
+        """Publish the message again on its subject, with its headers, de-duplicated on
+        `message_id`; raise PublishFailed if it did not go out."""
         ...
 
 

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 import attrs
 
+from execution_service.domain.cursors import decode_cursor, encode_cursor
 from execution_service.domain.events import (
     MAX_EVENT_BYTES,
+    REPLAY_OF_HEADER,
     Event,
     FastDecoder,
     Ignored,
@@ -22,15 +24,20 @@ from execution_service.domain.ports import (
     Clock,
     ExecutionQueries,
     ExecutionRecorder,
+    ReplayPublisher,
     RetryPublisher,
 )
 from execution_service.domain.views import (
     DeadLetter,
+    DeadLetterFilter,
     ExecutionFilter,
+    ExecutionOrder,
     ExecutionView,
+    NodeRunFilter,
     NodeRunView,
     Page,
     Paged,
+    Position,
     RetryRequest,
 )
 
@@ -105,16 +112,49 @@ async def get_execution(queries: ExecutionQueries, execution_id: str) -> Executi
 
 
 async def list_executions(
-    queries: ExecutionQueries, page: Page, where: ExecutionFilter = ExecutionFilter()
+    queries: ExecutionQueries,
+    page: Page,
+    where: ExecutionFilter = ExecutionFilter(),
+    order: ExecutionOrder = ExecutionOrder.NEWEST_STARTED,
 ) -> Paged[ExecutionView]:
-    return await queries.executions(page, where)
+    return await queries.executions(page, where, order)
+
+
+@attrs.frozen
+class Slice:
+    """A keyset page: its executions, and the cursor of the next page (None at the end)."""
+
+    items: Sequence[ExecutionView]
+    next_cursor: str | None
+
+
+async def walk_executions(
+    queries: ExecutionQueries,
+    cursor: str,
+    limit: int,
+    where: ExecutionFilter = ExecutionFilter(),
+    order: ExecutionOrder = ExecutionOrder.NEWEST_STARTED,
+) -> Slice:
+    """The keyset page after `cursor` ("" for the first); InvalidCursor if it is not one of
+    this list's. One row more than asked tells whether another page follows."""
+    after = decode_cursor(cursor, where, order)
+    rows = await queries.executions_after(where, order, after, limit + 1)
+    items = list(rows[:limit])
+    if len(rows) <= limit:
+        return Slice(items, None)
+    last = items[-1]
+    at = last.updated_at if order is ExecutionOrder.LAST_UPDATED else last.started_at
+    return Slice(items, encode_cursor(where, order, Position(at, last.id)))
 
 
 async def get_node_runs(
-    queries: ExecutionQueries, execution_id: str, page: Page
+    queries: ExecutionQueries,
+    execution_id: str,
+    page: Page,
+    where: NodeRunFilter = NodeRunFilter(),
 ) -> Paged[NodeRunView]:
     await get_execution(queries, execution_id)
-    return await queries.node_runs(execution_id, page)
+    return await queries.node_runs(execution_id, page, where)
 
 
 async def get_history(queries: ExecutionQueries, execution_id: str) -> Sequence[RawMessage]:
@@ -131,8 +171,51 @@ async def get_retry_requests(
     return await queries.retry_requests(execution.id)
 
 
-async def list_dead_letters(queries: ExecutionQueries, page: Page) -> Paged[DeadLetter]:
-    return await queries.dead_letters(page)
+async def list_dead_letters(
+    queries: ExecutionQueries, page: Page, where: DeadLetterFilter = DeadLetterFilter()
+) -> Paged[DeadLetter]:
+    return await queries.dead_letters(page, where)
+
+
+async def get_dead_letter(queries: ExecutionQueries, key: str) -> DeadLetter:
+    letter = await queries.dead_letter(key)
+    if letter is None:
+        raise NotFound(f"dead letter {key} not found")
+    return letter
+
+
+async def replay_dead_letter(
+    queries: ExecutionQueries,
+    recorder: ExecutionRecorder,
+    publisher: ReplayPublisher,
+    clock: Clock,
+    key: str,
+) -> DeadLetter:
+    """Put a dead letter back on its subject, as received, once per failure.
+
+    Once replayed, asking again publishes nothing until it fails again (which clears the mark
+    and counts it up). Two requests at once both publish under the same message id, which the
+    broker keeps once, and only one marks it. The replay carries the letter's key, so that it
+    is the same event to de-duplication."""
+    letter = await get_dead_letter(queries, key)
+    if letter.replayed_at is not None:
+        return letter
+    headers = dict(letter.headers) | {REPLAY_OF_HEADER: letter.key}
+    message = RawMessage(letter.subject, letter.payload, headers)
+    await publisher.publish_replay(message, letter.replay_message_id)
+    at = clock.now()
+    await recorder.mark_replayed(letter.key, letter.count, at)
+    return await get_dead_letter(queries, key)
+
+
+async def discard_dead_letter(
+    queries: ExecutionQueries, recorder: ExecutionRecorder, key: str
+) -> DeadLetter:
+    """Forget a dead letter (its cause will not be fixed); the letter as it was."""
+    letter = await get_dead_letter(queries, key)
+    if not await recorder.discard_dead_letter(key):
+        raise NotFound(f"dead letter {key} not found")
+    return letter
 
 
 async def request_retry(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import enum
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -24,17 +25,94 @@ class Page:
         return (self.number - 1) * self.limit
 
 
+def _statuses(given: Iterable[Status]) -> frozenset[Status]:
+    return frozenset(given)
+
+
 @attrs.frozen
 class ExecutionFilter:
-    status: Status | None = None
+    """Which executions a list holds. The start-time window is half-open, [after, before), so
+    that consecutive windows neither overlap nor leave a gap; an execution whose start is
+    unknown is outside every window."""
+
+    statuses: frozenset[Status] = attrs.field(default=frozenset(), converter=_statuses)
     workflow_id: str | None = None
     user_id: str | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None
 
-    def admits(self, status: Status, workflow_id: str | None, user_id: str | None) -> bool:
+    def admits(
+        self,
+        status: Status,
+        workflow_id: str | None,
+        user_id: str | None,
+        started_at: datetime | None = None,
+    ) -> bool:
         return (
-            (self.status is None or self.status is status)
+            (not self.statuses or status in self.statuses)
             and (self.workflow_id is None or self.workflow_id == workflow_id)
             and (self.user_id is None or self.user_id == user_id)
+            and self._in_window(started_at)
+        )
+
+    def _in_window(self, started_at: datetime | None) -> bool:
+        if self.started_after is None and self.started_before is None:
+            return True
+        return (
+            started_at is not None
+            and (self.started_after is None or started_at >= self.started_after)
+            and (self.started_before is None or started_at < self.started_before)
+        )
+
+    def fingerprint(self) -> str:
+        """The same for equal filters, whatever order the statuses were given in."""
+        times = [
+            None if t is None else t.timestamp() for t in (self.started_after, self.started_before)
+        ]
+        parts = [sorted(s.value for s in self.statuses), self.workflow_id, self.user_id, *times]
+        return repr(parts)
+
+
+class ExecutionOrder(enum.Enum):
+    """How a list of executions is sorted; ties are broken by id, the same way round.
+    Unknown start times come last either way."""
+
+    NEWEST_STARTED = "newest started"
+    OLDEST_STARTED = "oldest started"
+    LAST_UPDATED = "last updated"
+
+
+@attrs.frozen
+class Position:
+    """Where a keyset page ends: the last row's sort time (None: unknown) and id. The next
+    page holds the rows strictly after it in the order."""
+
+    at: datetime | None
+    id: str
+
+
+@attrs.frozen
+class NodeRunFilter:
+    statuses: frozenset[Status] = attrs.field(default=frozenset(), converter=_statuses)
+    node_id: str | None = None
+    attempt: int | None = None
+
+    def admits(self, status: Status, node_id: str, attempt: int) -> bool:
+        return (
+            (not self.statuses or status in self.statuses)
+            and (self.node_id is None or self.node_id == node_id)
+            and (self.attempt is None or self.attempt == attempt)
+        )
+
+
+@attrs.frozen
+class DeadLetterFilter:
+    subject: str | None = None
+    replayed: bool | None = None
+
+    def admits(self, letter: DeadLetter) -> bool:
+        return (self.subject is None or self.subject == letter.subject) and (
+            self.replayed is None or self.replayed == (letter.replayed_at is not None)
         )
 
 
@@ -108,6 +186,16 @@ class DeadLetter:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     count: int = 1
+    # Set when it was put back, cleared when it fails again: "replayed" means since its last
+    # failure. `replays` counts every replay published.
+    replayed_at: datetime | None = None
+    replays: int = 0
+
+    @property
+    def replay_message_id(self) -> str:
+        """What the broker de-duplicates a replay on: one replay per failure, however often
+        it is asked for."""
+        return f"replay:{self.key}:{self.count}"
 
 
 @attrs.frozen

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-_ALLOW_HEADERS = "Content-Type, Authorization, X-Requested-With, Accept"
+_ALLOW_HEADERS = "Content-Type, Authorization, X-Requested-With, Accept, If-None-Match"
 _ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 
 
@@ -32,6 +32,7 @@ def cors(origins: Sequence[str] = ("*",)) -> Middleware:
             response.headers["Access-Control-Allow-Credentials"] = "true"
             response.headers["Access-Control-Allow-Methods"] = _ALLOW_METHODS
             response.headers["Access-Control-Allow-Headers"] = _ALLOW_HEADERS
+            response.headers["Access-Control-Expose-Headers"] = "ETag"
             response.headers["Vary"] = "Origin"
         return response
 

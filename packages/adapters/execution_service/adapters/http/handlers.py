@@ -3,6 +3,7 @@ app hands to `build_app`; this adapter never imports the app, nor knows how it b
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -11,24 +12,37 @@ from aiohttp_apigami import docs, querystring_schema, response_schema
 
 from execution_service.adapters.http import schemas, serialize
 from execution_service.adapters.http.bodies import json_response
+from execution_service.adapters.http.conditional import conditional_json
+from execution_service.adapters.http.errors import BadRequest
 from execution_service.adapters.http.live import LiveStreams
 from execution_service.domain import (
     Clock,
+    DeadLetterFilter,
     ExecutionFilter,
+    ExecutionOrder,
     ExecutionQueries,
     ExecutionRecorder,
+    InvalidCursor,
+    NodeRunFilter,
     Page,
     Paged,
+    ReplayPublisher,
     RetryPublisher,
     Status,
+    discard_dead_letter,
+    get_dead_letter,
     get_execution,
     get_history,
     get_node_runs,
     get_retry_requests,
     list_dead_letters,
     list_executions,
+    replay_dead_letter,
     request_retry,
+    walk_executions,
 )
+
+log = logging.getLogger(__name__)
 
 HealthChecks = Mapping[str, Callable[[], Awaitable[object]]]
 
@@ -51,6 +65,9 @@ class HttpServices(Protocol):
     def publisher(self) -> Callable[[], RetryPublisher]: ...
 
     @property
+    def replayer(self) -> Callable[[], ReplayPublisher]: ...
+
+    @property
     def clock(self) -> Callable[[], Clock]: ...
 
     @property
@@ -67,6 +84,13 @@ SERVICES = web.AppKey[HttpServices]("services")
 _ERRORS = {
     400: {"schema": schemas.ErrorSchema, "description": "a parameter is malformed"},
     404: {"schema": schemas.ErrorSchema, "description": "unknown execution"},
+}
+_NOT_MODIFIED = {304: {"description": "unchanged since the ETag given in If-None-Match; no body"}}
+_NO_LETTER = {"schema": schemas.ErrorSchema, "description": "no dead letter of that key"}
+_ORDERS = {
+    "-startedAt": ExecutionOrder.NEWEST_STARTED,
+    "startedAt": ExecutionOrder.OLDEST_STARTED,
+    "-updatedAt": ExecutionOrder.LAST_UPDATED,
 }
 
 
@@ -87,43 +111,79 @@ def _listing(items: list[dict[str, Any]], paged: Paged[Any]) -> web.Response:
     return _json({"data": items, "pagination": serialize.pagination(paged)})
 
 
-@docs(tags=["executions"], summary="List executions, newest first", responses={400: _ERRORS[400]})
+@docs(
+    tags=["executions"],
+    summary="List executions, newest first (or as sort says)",
+    description="With page (default): {data, pagination: {total, page, limit, totalPages}}. "
+    "With cursor (empty for the first page): {data, pagination: {limit, nextCursor}}, keyset "
+    "pages that cost the same at any depth and neither skip nor repeat an execution that "
+    "existed when the walk began (for the startedAt sorts; see the contract for -updatedAt).",
+    responses={400: _ERRORS[400]},
+)
 @querystring_schema(schemas.ExecutionsQuery)
 @response_schema(schemas.ExecutionPageSchema, 200, description="a page of executions")
 async def list_executions_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     query = _query(request)
     where = ExecutionFilter(
-        status=Status(query["status"]) if "status" in query else None,
+        statuses=frozenset(Status(s) for s in query.get("status", ())),
         workflow_id=query.get("workflowId"),
         user_id=query.get("userId"),
+        started_after=query.get("startedAfter"),
+        started_before=query.get("startedBefore"),
     )
-    paged = await list_executions(services.queries(), _page(query), where)
+    order = _ORDERS[query["sort"]]
+    if "cursor" in query:
+        try:
+            walked = await walk_executions(
+                services.queries(), query["cursor"], query["limit"], where, order
+            )
+        except InvalidCursor as exc:
+            raise BadRequest(str(exc)) from exc
+        data = [serialize.execution(e) for e in walked.items]
+        return _json(
+            {
+                "data": data,
+                "pagination": {"limit": query["limit"], "nextCursor": walked.next_cursor},
+            }
+        )
+    paged = await list_executions(services.queries(), _page(query), where, order)
     return _listing([serialize.execution(e) for e in paged.items], paged)
 
 
-@docs(tags=["executions"], summary="One execution", responses={404: _ERRORS[404]})
+@docs(
+    tags=["executions"],
+    summary="One execution",
+    description="Sends an ETag; with If-None-Match holding it, the answer is 304, no body.",
+    responses={**_NOT_MODIFIED, 404: _ERRORS[404]},
+)
 @response_schema(schemas.ExecutionSchema, 200, description="the execution")
 async def get_execution_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     view = await get_execution(services.queries(), request.match_info["id"])
-    return _json(serialize.execution(view))
+    return conditional_json(request, serialize.execution(view))
 
 
 @docs(
     tags=["executions"],
     summary="The execution's node runs, by start time, node and attempt",
-    responses=_ERRORS,
+    description="Sends an ETag of this page; with If-None-Match holding it, the answer is 304.",
+    responses={**_NOT_MODIFIED, **_ERRORS},
 )
 @querystring_schema(schemas.LogsQuery)
 @response_schema(schemas.NodeRunPageSchema, 200, description="a page of node runs")
 async def get_logs_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    paged = await get_node_runs(
-        services.queries(), request.match_info["id"], _page(_query(request))
+    query = _query(request)
+    where = NodeRunFilter(
+        statuses=frozenset(Status(s) for s in query.get("status", ())),
+        node_id=query.get("nodeId"),
+        attempt=query.get("attempt"),
     )
-    return _json(
-        {"data": [serialize.node_run(r) for r in paged.items], **serialize.pagination(paged)}
+    paged = await get_node_runs(services.queries(), request.match_info["id"], _page(query), where)
+    return conditional_json(
+        request,
+        {"data": [serialize.node_run(r) for r in paged.items], **serialize.pagination(paged)},
     )
 
 
@@ -175,13 +235,70 @@ async def retries_handler(request: web.Request) -> web.Response:
     return _json({"data": [serialize.retry_request(r) for r in requests]})
 
 
-@docs(tags=["operations"], summary="Events that could not be applied, most recent first")
+@docs(
+    tags=["operations"],
+    summary="Events that could not be applied, most recent first",
+    responses={400: _ERRORS[400]},
+)
 @querystring_schema(schemas.DeadLettersQuery)
 @response_schema(schemas.DeadLetterPageSchema, 200, description="a page of dead letters")
 async def dead_letters_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    paged = await list_dead_letters(services.queries(), _page(_query(request)))
+    query = _query(request)
+    where = DeadLetterFilter(subject=query.get("subject"), replayed=query.get("replayed"))
+    paged = await list_dead_letters(services.queries(), _page(query), where)
     return _listing([serialize.dead_letter(d) for d in paged.items], paged)
+
+
+@docs(tags=["operations"], summary="One dead letter, as received", responses={404: _NO_LETTER})
+@response_schema(schemas.DeadLetterSchema, 200, description="the dead letter")
+async def dead_letter_handler(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    letter = await get_dead_letter(services.queries(), request.match_info["key"])
+    return _json(serialize.dead_letter(letter))
+
+
+@docs(
+    tags=["operations"],
+    summary="Put a dead letter back on its subject, as received",
+    description="Publishes its subject, payload and headers through JetStream, de-duplicated "
+    "on Nats-Msg-Id replay:<key>:<count>, so asking twice publishes once. Once replayed, "
+    "asking again publishes nothing until it fails again.",
+    responses={
+        404: _NO_LETTER,
+        503: {"schema": schemas.ErrorSchema, "description": "not published; nothing marked"},
+    },
+)
+@response_schema(schemas.ReplayAcceptedSchema, 202, description="replayed")
+async def replay_handler(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    letter = await replay_dead_letter(
+        services.queries(),
+        services.recorder(),
+        services.replayer(),
+        services.clock(),
+        request.match_info["key"],
+    )
+    return _json(serialize.replay_accepted(letter), status=202)
+
+
+@docs(
+    tags=["operations"],
+    summary="Discard a dead letter, saying why",
+    description="The letter is deleted; the reason is logged with its key and subject.",
+    responses={
+        204: {"description": "discarded"},
+        400: {"schema": schemas.ErrorSchema, "description": "no reason given"},
+        404: _NO_LETTER,
+    },
+)
+@querystring_schema(schemas.DiscardQuery)
+async def discard_handler(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    key, reason = request.match_info["key"], _query(request)["reason"]
+    letter = await discard_dead_letter(services.queries(), services.recorder(), key)
+    log.warning("dead letter %s on %s discarded: %s", key, letter.subject, reason)
+    return web.Response(status=204)
 
 
 def add_routes(app: web.Application) -> None:
@@ -192,3 +309,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/executions/{id}/events", history_handler)
     app.router.add_get("/api/executions/{id}/retries", retries_handler)
     app.router.add_get("/api/dead-letters", dead_letters_handler)
+    app.router.add_get("/api/dead-letters/{key}", dead_letter_handler)
+    app.router.add_delete("/api/dead-letters/{key}", discard_handler)
+    app.router.add_post("/api/dead-letters/{key}/replay", replay_handler)

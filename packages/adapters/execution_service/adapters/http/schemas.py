@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
 from execution_service.domain import Status
 
@@ -29,21 +30,100 @@ class _Query(Schema):
         unknown = EXCLUDE
 
 
+SORTS = ["-startedAt", "startedAt", "-updatedAt"]
+
+
+class _Instant(fields.DateTime):
+    """An ISO 8601 time that says its offset (or Z): a bare local time is ambiguous."""
+
+    def __init__(self, name: str, **kwargs: Any) -> None:
+        self._name = name
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        message = f"{self._name} must be an ISO 8601 time with an offset or Z"
+        try:
+            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise ValidationError(message)
+        return parsed
+
+
+# Statuses separated by commas, empty items allowed (they are no status): what _split_statuses
+# accepts, said in the document so that a client (or schemathesis) knows it.
+_ONE = f"({'|'.join(STATUSES)})?"
+STATUS_LIST = f"^ *{_ONE} *(, *{_ONE} *)*$"
+
+
+def _statuses(description: str) -> fields.List:
+    return fields.List(
+        fields.String(metadata={"pattern": STATUS_LIST}),
+        metadata={"description": f"{description}: repeat it, or separate statuses by commas"},
+    )
+
+
+def _split_statuses(data: dict[str, Any]) -> dict[str, Any]:
+    """Empty items are no status (`status=` filters nothing, as `status=FAILED,` is FAILED):
+    an empty value is well formed, and a form's empty select sends one."""
+    given = [s.strip() for value in data.get("status", ()) for s in value.split(",")]
+    wanted = [s for s in given if s]
+    if any(s not in STATUSES for s in wanted):
+        raise ValidationError({"status": [f"status must be one of {', '.join(STATUSES)}"]})
+    return data | {"status": frozenset(wanted)}
+
+
 class ExecutionsQuery(_Query):
     page = _int("page", 1, MAX_PAGE, 1)
     limit = _int("limit", 1, 100, 10)
-    status = fields.String(
-        validate=validate.OneOf(STATUSES, error=f"status must be one of {', '.join(STATUSES)}"),
-        metadata={"description": "only executions in this status"},
-    )
+    status = _statuses("only executions in these statuses")
     workflowId = fields.String(metadata={"description": "only this workflow's executions"})
     userId = fields.String(metadata={"description": "only this user's executions"})
+    startedAfter = _Instant(
+        "startedAfter", metadata={"description": "only executions started at or after this"}
+    )
+    startedBefore = _Instant(
+        "startedBefore", metadata={"description": "only executions started before this"}
+    )
+    sort = fields.String(
+        load_default="-startedAt",
+        validate=validate.OneOf(SORTS, error=f"sort must be one of {', '.join(SORTS)}"),
+        metadata={
+            "description": "start time newest or oldest first (unknown last), or last "
+            "updated first; default -startedAt"
+        },
+    )
+    cursor = fields.String(
+        metadata={
+            "description": "keyset pages: empty for the first, then the nextCursor of "
+            "the page before; the answer's pagination is then {limit, nextCursor}"
+        }
+    )
+
+    @post_load
+    def statuses(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return _split_statuses(data)
 
 
 class LogsQuery(_Query):
     page = _int("page", 1, MAX_PAGE, 1)
     limit = _int("limit", 1, 1000, 100)
     pageSize = _int("pageSize", 1, 1000, 100)
+    status = _statuses("only node runs in these statuses")
+    nodeId = fields.String(metadata={"description": "only this node's runs"})
+    attempt = fields.Integer(
+        strict=False,
+        validate=validate.Range(
+            min=1, max=MAX_PAGE, error=f"attempt must be between 1 and {MAX_PAGE}"
+        ),
+        error_messages={"invalid": "attempt must be an integer"},
+        metadata={"description": "only runs of this attempt"},
+    )
+
+    @post_load
+    def statuses(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return _split_statuses(data)
 
     @pre_load
     def page_size_is_limit(self, data: Any, **_: Any) -> Any:
@@ -56,6 +136,22 @@ class LogsQuery(_Query):
 class DeadLettersQuery(_Query):
     page = _int("page", 1, MAX_PAGE, 1)
     limit = _int("limit", 1, 100, 20)
+    subject = fields.String(metadata={"description": "only letters from this subject"})
+    replayed = fields.Boolean(
+        error_messages={"invalid": "replayed must be true or false"},
+        metadata={
+            "description": "only letters replayed (true) or not (false) since they " "last failed"
+        },
+    )
+
+
+class DiscardQuery(_Query):
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(1, 500, error="reason must be 1 to 500 characters"),
+        error_messages={"required": "reason is required: say why the letter is discarded"},
+        metadata={"description": "why the letter is discarded; logged"},
+    )
 
 
 class NodeCountsSchema(Schema):
@@ -91,9 +187,21 @@ class PaginationSchema(Schema):
     totalPages = fields.Integer()
 
 
+class ExecutionPaginationSchema(Schema):
+    """Offset pages: total, page, limit, totalPages. Cursor pages: limit, nextCursor."""
+
+    total = fields.Integer(metadata={"description": "offset pages only"})
+    page = fields.Integer(metadata={"description": "offset pages only"})
+    limit = fields.Integer()
+    totalPages = fields.Integer(metadata={"description": "offset pages only"})
+    nextCursor = fields.String(
+        allow_none=True, metadata={"description": "cursor pages only; null at the end"}
+    )
+
+
 class ExecutionPageSchema(Schema):
     data = fields.List(fields.Nested(ExecutionSchema))
-    pagination = fields.Nested(PaginationSchema)
+    pagination = fields.Nested(ExecutionPaginationSchema)
 
 
 class NodeRunSchema(Schema):
@@ -147,11 +255,30 @@ class DeadLetterSchema(Schema):
     key = fields.String()
     subject = fields.String()
     reason = fields.String()
-    payload = fields.String(metadata={"description": "as received, decoded as UTF-8"})
+    payload = fields.String(metadata={"description": "as received: text, or base64"})
+    encoding = fields.String(
+        validate=validate.OneOf(["utf-8", "base64"]),
+        metadata={"description": "utf-8 when the payload is valid UTF-8, else base64"},
+    )
     headers = fields.Dict(keys=fields.String(), values=fields.String())
-    count = fields.Integer()
+    count = fields.Integer(metadata={"description": "how often it failed"})
     firstSeen = fields.String(metadata={"format": "date-time"})
     lastSeen = fields.String(metadata={"format": "date-time"})
+    replayedAt = fields.String(
+        allow_none=True,
+        metadata={
+            "format": "date-time",
+            "description": "null unless replayed since it last failed",
+        },
+    )
+    replays = fields.Integer(metadata={"description": "how often it was replayed"})
+
+
+class ReplayAcceptedSchema(Schema):
+    message = fields.String()
+    key = fields.String()
+    messageId = fields.String(metadata={"description": "what the broker de-duplicates on"})
+    replays = fields.Integer()
 
 
 class DeadLetterPageSchema(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime
 from typing import Any
@@ -68,15 +69,31 @@ def node_run(view: NodeRunView) -> dict[str, Any]:
 
 
 def dead_letter(letter: DeadLetter) -> dict[str, Any]:
+    try:
+        payload, encoding = letter.payload.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        payload, encoding = base64.b64encode(letter.payload).decode(), "base64"
     return {
         "key": letter.key,
         "subject": letter.subject,
         "reason": letter.reason,
-        "payload": letter.payload.decode("utf-8", "replace"),
+        "payload": payload,
+        "encoding": encoding,
         "headers": dict(letter.headers),
         "count": letter.count,
         "firstSeen": iso(letter.first_seen),
         "lastSeen": iso(letter.last_seen),
+        "replayedAt": iso(letter.replayed_at),
+        "replays": letter.replays,
+    }
+
+
+def replay_accepted(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "message": "Dead letter replayed",
+        "key": letter.key,
+        "messageId": letter.replay_message_id,
+        "replays": letter.replays,
     }
 
 

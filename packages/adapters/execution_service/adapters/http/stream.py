@@ -207,7 +207,7 @@ def _filter(request: web.Request) -> ExecutionFilter:
     if status is not None and status not in Status.__members__:
         raise BadRequest(f"status must be one of {', '.join(Status.__members__)}, not {status!r}")
     return ExecutionFilter(
-        status=Status(status) if status else None,
+        statuses=[Status(status)] if status else [],
         workflow_id=query.get("workflowId") or None,
         user_id=query.get("userId") or None,
     )

@@ -13,15 +13,19 @@ from execution_service.domain import (
     Clock,
     Cutoffs,
     DeadLetter,
+    DeadLetterFilter,
     Event,
     Execution,
     ExecutionFilter,
+    ExecutionOrder,
     ExecutionView,
     NodeCounts,
     NodeRun,
+    NodeRunFilter,
     NodeRunView,
     Page,
     Paged,
+    Position,
     Pruned,
     RawMessage,
     Recorded,
@@ -88,6 +92,7 @@ class MemoryStore:
                 first_seen=seen.first_seen if seen else now,
                 last_seen=now,
                 count=seen.count + 1 if seen else 1,
+                replays=seen.replays if seen else 0,
             )
         return Recorded(frozenset(new), of_pruned)
 
@@ -138,26 +143,47 @@ class MemoryStore:
         return None if execution is None else self._execution_view(execution)
 
     async def executions(
-        self, page: Page, where: ExecutionFilter = ExecutionFilter()
+        self,
+        page: Page,
+        where: ExecutionFilter = ExecutionFilter(),
+        order: ExecutionOrder = ExecutionOrder.NEWEST_STARTED,
     ) -> Paged[ExecutionView]:
         self._check()
-        ordered = sorted(
-            (
-                e
-                for e in self._executions.values()
-                if where.admits(
-                    e.status, e.visible_fields()["workflow_id"], e.visible_fields()["user_id"]
-                )
-            ),
-            key=lambda e: (_known(e.visible_fields()["started_at"]), e.id),
-            reverse=True,
-        )
-        return _paged([self._execution_view(e) for e in ordered], page)
+        return _paged(self._ordered(where, order), page)
 
-    async def node_runs(self, execution_id: str, page: Page) -> Paged[NodeRunView]:
+    async def executions_after(
+        self, where: ExecutionFilter, order: ExecutionOrder, after: Position | None, limit: int
+    ) -> Sequence[ExecutionView]:
+        self._check()
+        ordered = self._ordered(where, order)
+        if after is not None:
+            mark = _sort_key(order, after.at, after.id)
+            ordered = [v for v in ordered if _sort_key(order, _time(order, v), v.id) > mark]
+        return ordered[:limit]
+
+    def _ordered(self, where: ExecutionFilter, order: ExecutionOrder) -> list[ExecutionView]:
+        views = [
+            self._execution_view(e)
+            for e in self._executions.values()
+            if where.admits(
+                e.status,
+                e.visible_fields()["workflow_id"],
+                e.visible_fields()["user_id"],
+                e.visible_fields()["started_at"],
+            )
+        ]
+        return sorted(views, key=lambda v: _sort_key(order, _time(order, v), v.id))
+
+    async def node_runs(
+        self, execution_id: str, page: Page, where: NodeRunFilter = NodeRunFilter()
+    ) -> Paged[NodeRunView]:
         self._check()
         runs = sorted(
-            (r for r in self._node_runs.values() if r.execution_id == execution_id),
+            (
+                r
+                for r in self._node_runs.values()
+                if r.execution_id == execution_id and where.admits(r.status, r.node_id, r.attempt)
+            ),
             key=lambda r: (_unknown_last(r.visible_fields()["started_at"]), r.node_id, r.attempt),
         )
         return _paged([self._node_run_view(r) for r in runs], page)
@@ -179,12 +205,32 @@ class MemoryStore:
         self._check()
         return [e.as_message() for e in self._events.values() if e.execution_id == execution_id]
 
-    async def dead_letters(self, page: Page) -> Paged[DeadLetter]:
+    async def dead_letters(
+        self, page: Page, where: DeadLetterFilter = DeadLetterFilter()
+    ) -> Paged[DeadLetter]:
         self._check()
         ordered = sorted(
-            self._dead_letters.values(), key=lambda d: (d.last_seen, d.key), reverse=True
+            (d for d in self._dead_letters.values() if where.admits(d)),
+            key=lambda d: (d.last_seen, d.key),
+            reverse=True,
         )
         return _paged(ordered, page)
+
+    async def dead_letter(self, key: str) -> DeadLetter | None:
+        self._check()
+        return self._dead_letters.get(key)
+
+    async def mark_replayed(self, key: str, count: int, at: datetime) -> bool:
+        self._check()
+        letter = self._dead_letters.get(key)
+        if letter is None or letter.count != count or letter.replayed_at is not None:
+            return False
+        self._dead_letters[key] = attrs.evolve(letter, replayed_at=at, replays=letter.replays + 1)
+        return True
+
+    async def discard_dead_letter(self, key: str) -> bool:
+        self._check()
+        return self._dead_letters.pop(key, None) is not None
 
     async def retry_request(self, execution_id: str, attempt: int) -> RetryRequest | None:
         self._check()
@@ -229,6 +275,33 @@ def _older(value: datetime | None, cutoff: datetime | None) -> bool:
 def _known(value: datetime | None) -> tuple[bool, Any]:
     """Sorts unknown times below every known one."""
     return (value is not None, value)
+
+
+def _time(order: ExecutionOrder, view: ExecutionView) -> datetime | None:
+    return view.updated_at if order is ExecutionOrder.LAST_UPDATED else view.started_at
+
+
+class _Reversed:
+    """Sorts the other way round what it wraps."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return bool(other.value < self.value)
+
+    def __gt__(self, other: _Reversed) -> bool:
+        return bool(other.value > self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and self.value == other.value
+
+
+def _sort_key(order: ExecutionOrder, at: datetime | None, execution_id: str) -> tuple[Any, ...]:
+    """Ascending in the list's order: unknown times last whichever way the times go."""
+    if order is ExecutionOrder.OLDEST_STARTED:
+        return (at is None, at or 0, execution_id)
+    return (at is None, _Reversed(at or 0), _Reversed(execution_id))
 
 
 def _unknown_last(value: datetime | None) -> tuple[bool, Any]:

@@ -11,12 +11,16 @@ import attrs
 from execution_service.adapters.postgres.database import Connected
 from execution_service.domain import (
     DeadLetter,
+    DeadLetterFilter,
     ExecutionFilter,
+    ExecutionOrder,
     ExecutionView,
     NodeCounts,
+    NodeRunFilter,
     NodeRunView,
     Page,
     Paged,
+    Position,
     RawMessage,
     RetryRequest,
     Status,
@@ -57,40 +61,29 @@ class PostgresQueries(Connected):
         return None if row is None else _execution_view(row)
 
     async def executions(
-        self, page: Page, where: ExecutionFilter = ExecutionFilter()
+        self,
+        page: Page,
+        where: ExecutionFilter = ExecutionFilter(),
+        order: ExecutionOrder = ExecutionOrder.NEWEST_STARTED,
     ) -> Paged[ExecutionView]:
-        # Only the conditions given, so each combination gets a plan that uses its index.
-        given = [
-            (column, value)
-            for column, value in (
-                ("status", where.status.value if where.status else None),
-                ("workflow_id", where.workflow_id),
-                ("user_id", where.user_id),
-            )
-            if value is not None
-        ]
-        values = [value for _, value in given]
-
-        def condition(first: int) -> str:
-            terms = [f"{column} = ${i}" for i, (column, _) in enumerate(given, first)]
-            return "WHERE " + " AND ".join(terms) if terms else ""
-
-        if all(column == "status" for column, _ in given):
+        terms, values = _conditions(where)
+        condition = "WHERE " + " AND ".join(terms) if terms else ""
+        if where.workflow_id is None and where.user_id is None and not _windowed(where):
             # exact, kept by triggers: no scan of every execution per page
-            count = f"SELECT coalesce(sum(n), 0)::bigint FROM execution_counts {condition(1)}"
+            count = f"SELECT coalesce(sum(n), 0)::bigint FROM execution_counts {condition}"
         else:
-            count = f"SELECT count(*) FROM executions {condition(1)}"
+            count = f"SELECT count(*) FROM executions {condition}"
 
         async def work(raw: asyncpg.Connection) -> Paged[ExecutionView]:
             # one round trip: the total, joined to the page (one row of NULLs past the end)
             rows = await raw.fetch(
                 f"""SELECT t.n AS listed, p.* FROM ({count}) t (n) LEFT JOIN (
                         SELECT e.*, c.* FROM (
-                            SELECT {_EXECUTION_COLUMNS} FROM executions {condition(1)}
-                            ORDER BY started_at DESC NULLS LAST, id DESC {_limit(page)}
+                            SELECT {_EXECUTION_COLUMNS} FROM executions {condition}
+                            ORDER BY {_order_by(order)} {_limit(page)}
                         ) e {_COUNTS}
                     ) p ON true
-                    ORDER BY p.started_at DESC NULLS LAST, p.id DESC""",
+                    ORDER BY {_order_by(order, "p.")}""",
                 *values,
             )
             items = [_execution_view(r) for r in rows if r["id"] is not None]
@@ -98,15 +91,45 @@ class PostgresQueries(Connected):
 
         return await self._run(work)
 
-    async def node_runs(self, execution_id: str, page: Page) -> Paged[NodeRunView]:
+    async def executions_after(
+        self, where: ExecutionFilter, order: ExecutionOrder, after: Position | None, limit: int
+    ) -> Sequence[ExecutionView]:
+        keyset = _keyset(order, where, after, int(limit))
+        if keyset is None:
+            return []
+        sql, values = keyset
+        rows = await self._run(
+            lambda raw: raw.fetch(
+                f"SELECT e.*, c.* FROM ({sql}) e {_COUNTS} ORDER BY e.part, e.ord", *values
+            )
+        )
+        return [_execution_view(r) for r in rows]
+
+    async def node_runs(
+        self, execution_id: str, page: Page, where: NodeRunFilter = NodeRunFilter()
+    ) -> Paged[NodeRunView]:
+        # One execution's runs are few: the in-order index finds them, the rest is a filter.
+        terms: list[str] = ["execution_id = $1"]
+        values: list[Any] = [execution_id]
+        if where.statuses:
+            values.append(sorted(s.value for s in where.statuses))
+            terms.append(f"status = ANY(${len(values)}::text[])")
+        if where.node_id is not None:
+            values.append(where.node_id)
+            terms.append(f"node_id = ${len(values)}")
+        if where.attempt is not None:
+            values.append(where.attempt)
+            terms.append(f"attempt = ${len(values)}")
+        condition = " AND ".join(terms)
+
         async def work(raw: asyncpg.Connection) -> Paged[NodeRunView]:
             total = await raw.fetchval(
-                "SELECT count(*) FROM execution_logs WHERE execution_id = $1", execution_id
+                f"SELECT count(*) FROM execution_logs WHERE {condition}", *values
             )
             rows = await raw.fetch(
-                f"""SELECT {_NODE_RUN_COLUMNS} FROM execution_logs WHERE execution_id = $1
+                f"""SELECT {_NODE_RUN_COLUMNS} FROM execution_logs WHERE {condition}
                     ORDER BY started_at ASC NULLS LAST, node_id, attempt {_limit(page)}""",
-                execution_id,
+                *values,
             )
             return Paged([_node_run_view(r) for r in rows], total, page)
 
@@ -135,15 +158,34 @@ class PostgresQueries(Connected):
             RawMessage(r["subject"], r["payload"], {"Nats-Msg-Id": r["event_key"]}) for r in rows
         ]
 
-    async def dead_letters(self, page: Page) -> Paged[DeadLetter]:
+    async def dead_letters(
+        self, page: Page, where: DeadLetterFilter = DeadLetterFilter()
+    ) -> Paged[DeadLetter]:
+        terms: list[str] = []
+        values: list[Any] = []
+        if where.subject is not None:
+            values.append(where.subject)
+            terms.append(f"subject = ${len(values)}")
+        if where.replayed is not None:
+            terms.append(f"replayed_at IS {'NOT ' if where.replayed else ''}NULL")
+        condition = "WHERE " + " AND ".join(terms) if terms else ""
+
         async def work(raw: asyncpg.Connection) -> Paged[DeadLetter]:
-            total = await raw.fetchval("SELECT count(*) FROM dead_letters")
+            total = await raw.fetchval(f"SELECT count(*) FROM dead_letters {condition}", *values)
             rows = await raw.fetch(
-                f"""SELECT * FROM dead_letters ORDER BY last_seen DESC, key DESC {_limit(page)}"""
+                f"""SELECT * FROM dead_letters {condition}
+                    ORDER BY last_seen DESC, key DESC {_limit(page)}""",
+                *values,
             )
             return Paged([DeadLetter(**dict(r)) for r in rows], total, page)
 
         return await self._run(work)
+
+    async def dead_letter(self, key: str) -> DeadLetter | None:
+        row = await self._run(
+            lambda raw: raw.fetchrow("SELECT * FROM dead_letters WHERE key = $1", key)
+        )
+        return None if row is None else DeadLetter(**dict(row))
 
     async def retry_request(self, execution_id: str, attempt: int) -> RetryRequest | None:
         row = await self._run(lambda raw: raw.fetchrow(RETRY_REQUEST, execution_id, attempt))
@@ -157,6 +199,91 @@ class PostgresQueries(Connected):
             )
         )
         return [retry_request(r) for r in rows]
+
+
+def _order_by(order: ExecutionOrder, table: str = "") -> str:
+    return {
+        ExecutionOrder.NEWEST_STARTED: "{t}started_at DESC NULLS LAST, {t}id DESC",
+        ExecutionOrder.OLDEST_STARTED: "{t}started_at ASC NULLS LAST, {t}id ASC",
+        ExecutionOrder.LAST_UPDATED: "{t}updated_at DESC, {t}id DESC",
+    }[order].format(t=table)
+
+
+def _windowed(where: ExecutionFilter) -> bool:
+    return where.started_after is not None or where.started_before is not None
+
+
+def _conditions(where: ExecutionFilter) -> tuple[list[str], list[Any]]:
+    """Only the conditions given, so each combination gets a plan that uses its index."""
+    terms: list[str] = []
+    values: list[Any] = []
+
+    def add(term: str, value: Any) -> None:
+        values.append(value)
+        terms.append(term.format(f"${len(values)}"))
+
+    if len(where.statuses) == 1:
+        add("status = {}", next(iter(where.statuses)).value)
+    elif where.statuses:
+        add("status = ANY({}::text[])", sorted(s.value for s in where.statuses))
+    if where.workflow_id is not None:
+        add("workflow_id = {}", where.workflow_id)
+    if where.user_id is not None:
+        add("user_id = {}", where.user_id)
+    if where.started_after is not None:
+        add("started_at >= {}", where.started_after)
+    if where.started_before is not None:
+        add("started_at < {}", where.started_before)
+    return terms, values
+
+
+def _keyset(
+    order: ExecutionOrder, where: ExecutionFilter, after: Position | None, limit: int
+) -> tuple[str, list[Any]] | None:
+    """The rows after the position, as the UNION ALL of the known-time part and the
+    unknown-time part (in that order: unknown last). Each part is one ordered index range:
+    `(time, id) < (t, i)` is a row comparison PostgreSQL walks an index from, where an OR with
+    `IS NULL` would make it filter from the top. Both parts order by the start-time indexes'
+    own order, NULLS FIRST/LAST included (each part has only known or only unknown times, so
+    the words change nothing but the plan), so the planner reads them off the index.
+    None when nothing can follow the position."""
+    terms, values = _conditions(where)
+    unknown: str | None
+    if order is ExecutionOrder.LAST_UPDATED:
+        known, unknown = "updated_at DESC, id DESC", None
+        column, cmp = "updated_at", "<"
+    elif order is ExecutionOrder.NEWEST_STARTED:
+        known = unknown = "started_at DESC NULLS LAST, id DESC"
+        column, cmp = "started_at", "<"
+    else:
+        known = unknown = "started_at ASC NULLS FIRST, id ASC"
+        column, cmp = "started_at", ">"
+    known_terms = [*terms] + ([] if column == "updated_at" else [f"{column} IS NOT NULL"])
+    unknown_terms = [*terms, f"{column} IS NULL"]
+    # past an unknown time, every known one is behind
+    with_known = after is None or after.at is not None
+    if after is not None and after.at is not None:
+        values += [after.at, after.id]
+        n = len(values)
+        known_terms.append(f"({column}, id) {cmp} (${n - 1}, ${n})")
+    elif after is not None:
+        values.append(after.id)
+        unknown_terms.append(f"id {cmp} ${len(values)}")
+
+    def part(rank: int, where: list[str], by: str) -> str:
+        condition = "WHERE " + " AND ".join(where) if where else ""
+        return f"""(SELECT {rank} AS part, row_number() OVER () AS ord, * FROM (
+                       SELECT {_EXECUTION_COLUMNS} FROM executions {condition}
+                       ORDER BY {by} LIMIT {limit}) p{rank})"""
+
+    parts = []
+    if with_known:
+        parts.append(part(0, known_terms, known))
+    if unknown is not None and not _windowed(where):  # a window leaves unknown starts out
+        parts.append(part(1, unknown_terms, unknown))
+    if not parts:
+        return None
+    return f"SELECT * FROM ({' UNION ALL '.join(parts)}) u ORDER BY part, ord LIMIT {limit}", values
 
 
 def _limit(page: Page) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -68,6 +69,24 @@ class PostgresRecorder(Connected):
             return retry_request(row)
 
         return await self._in_transaction(work)
+
+    async def mark_replayed(self, key: str, count: int, at: datetime) -> bool:
+        status = await self._run(
+            lambda raw: raw.execute(
+                """UPDATE dead_letters SET replayed_at = $3, replays = replays + 1
+                   WHERE key = $1 AND count = $2 AND replayed_at IS NULL""",
+                key,
+                count,
+                at,
+            )
+        )
+        return bool(status == "UPDATE 1")
+
+    async def discard_dead_letter(self, key: str) -> bool:
+        status = await self._run(
+            lambda raw: raw.execute("DELETE FROM dead_letters WHERE key = $1", key)
+        )
+        return bool(status == "DELETE 1")
 
 
 async def _insert_events(
@@ -199,7 +218,7 @@ async def _record_dead_letters(
                 AS u(k, s, p, h, r, n)
            ON CONFLICT (key) DO UPDATE SET count = dead_letters.count + excluded.count,
                last_seen = greatest(clock_timestamp(), dead_letters.first_seen),
-               reason = excluded.reason""",
+               reason = excluded.reason, replayed_at = NULL""",
         [d.key for d, _ in letters],
         [d.subject for d, _ in letters],
         [d.payload for d, _ in letters],
