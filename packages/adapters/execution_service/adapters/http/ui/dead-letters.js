@@ -56,7 +56,7 @@ function letter(d) {
         ["Key", h("span", { class: "mono" }, d.key)],
       ].map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))),
     ),
-    h("h3", {}, "Payload"),
+    h("h3", {}, d.encoding === "base64" ? "Payload (not UTF-8 text: base64)" : "Payload"),
     payloadBlock(d.payload, "payload"),
     headers.length ? h("details", {}, h("summary", {}, `Headers (${headers.length})`), h("pre", { class: "json" }, headers.map(([k, v]) => `${k}: ${v}`).join("\n"))) : null,
   );
