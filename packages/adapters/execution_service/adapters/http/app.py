@@ -19,8 +19,8 @@ from execution_service.adapters.http.handlers import SERVICES, HttpServices, add
 from execution_service.adapters.http.health import add_health_routes
 from execution_service.adapters.http.limits import MAX_BODY_BYTES, request_limits
 from execution_service.adapters.http.metrics import HttpMetrics
+from execution_service.adapters.http.page import add_ui_routes
 from execution_service.adapters.http.stream import add_stream_routes
-from execution_service.adapters.http.ui import add_ui_routes
 
 OPENAPI_URL = "/api/docs/swagger.json"
 
