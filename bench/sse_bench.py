@@ -74,7 +74,8 @@ async def one_round(url: str, nats_url: str, executions: int, clients: int) -> d
     service.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        async with aiohttp.ClientSession() as http:
+        # no cap on connections: the clients hold theirs open
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             while True:
                 try:
                     async with http.get(f"{base}/api/health/ready") as response:

@@ -22,6 +22,7 @@ import pytest
 from execution_service.adapters.nats import Subjects
 from execution_service.adapters.nats.embedded import free_port
 from execution_service.app.demo import demo_events, publish
+from support.environment import service_environment
 from support.nats import nats_url
 from support.postgres import fresh_database
 from support.service import Service
@@ -37,20 +38,13 @@ MIN_CASES = 1000
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
-    tag = uuid.uuid4().hex[:8]
-    with fresh_database() as url:
-        env = {
-            "DATABASE_URL": url.url(),
-            "NATS_URL": nats_url(),
-            "NATS_SUBJECT_PREFIX": f"st{tag}.",
-            "NATS_STREAM": f"ST{tag}",
-            "NATS_CONSUMER": f"st{tag}",
-            "PORT": str(free_port()),
-            "APP_ENV": "production",
-            "API_TOKENS": API_TOKEN,
-            "READ_TOKENS": READ_TOKEN,
-            "CORS_ORIGINS": "https://app.example.com",
-        }
+    guarded = {
+        "APP_ENV": "production",
+        "API_TOKENS": API_TOKEN,
+        "READ_TOKENS": READ_TOKEN,
+        "CORS_ORIGINS": "https://app.example.com",
+    }
+    with service_environment("st", **guarded) as env:
         running = Service(env, "serve", log=tmp_path / "serve.log")
         try:
             running.wait_healthy()
@@ -59,7 +53,6 @@ def service(tmp_path: Path) -> Iterator[Service]:
             yield running
         finally:
             running.stop(2)
-            asyncio.run(_delete_stream(f"ST{tag}"))
 
 
 async def _seed(prefix: str) -> None:
@@ -78,15 +71,6 @@ def _wait_for_executions(service: Service, count: int, timeout: float = 60.0) ->
             return
         time.sleep(0.2)
     raise AssertionError(f"the seeded executions were not recorded in {timeout}s")
-
-
-async def _delete_stream(name: str) -> None:
-    nc = await nats.connect(nats_url())
-    try:
-        await nc.jetstream().delete_stream(name)
-    except Exception:  # noqa: BLE001 - the service may not have created it
-        pass
-    await nc.close()
 
 
 # A cursor is opaque: any text is schema-valid, and only the server can tell one it made, so a

@@ -24,33 +24,15 @@ from support.events import history
 from support.nats import nats_url
 from support.polling import poll_until
 from support.postgres import fresh_database
+from support.environment import service_environment
 from support.service import OpenApi, Service
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    tag = uuid.uuid4().hex[:8]
-    with fresh_database() as url:
-        yield {
-            "DATABASE_URL": url.url(),
-            "NATS_URL": nats_url(),
-            "NATS_SUBJECT_PREFIX": f"e{tag}",  # without its dot: the service adds it
-            "NATS_STREAM": f"E{tag}",
-            "NATS_CONSUMER": f"c{tag}",
-            "PORT": str(free_port()),
-            "APP_ENV": "production",
-            "ACK_WAIT_SECONDS": "3",
-        }
-    asyncio.run(_delete_stream(f"E{tag}"))
-
-
-async def _delete_stream(name: str) -> None:
-    nc = await nats.connect(nats_url())
-    try:
-        await nc.jetstream().delete_stream(name)
-    except Exception:  # noqa: BLE001 - the test may not have created it
-        pass
-    await nc.close()
+def env() -> Iterator[dict[str, str]]:
+    # the prefix without its dot: the service adds it
+    with service_environment("e", prefix_dot=False, APP_ENV="production", ACK_WAIT_SECONDS="3") as e:
+        yield e
 
 
 async def publish(env: dict[str, str], events: list[tuple[str, bytes]]) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from execution_service.adapters.nats.embedded import free_port
 from execution_service.app.demo import workflow
+from support.environment import service_environment
 from support.nats import nats_url
 from support.postgres import fresh_database, server_url
 from support.service import http, pex_path
@@ -80,32 +81,14 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def env() -> Iterator[dict[str, str]]:
-    tag = uuid.uuid4().hex[:8]
-    with fresh_database() as url:
-        yield {
-            "DATABASE_URL": url.url(),
-            "NATS_URL": nats_url(),
-            "NATS_SUBJECT_PREFIX": f"i{tag}.",
-            "NATS_STREAM": f"I{tag}",
-            "NATS_CONSUMER": f"c{tag}",
-            "PORT": str(free_port()),
-        }
-    asyncio.run(delete_stream(f"I{tag}"))
+    with service_environment("i") as e:
+        yield e
 
 
 async def publish(env: dict[str, str], events: list[tuple[str, bytes]]) -> None:
     nc = await nats.connect(env["NATS_URL"])
     for subject, data in events:
         await nc.jetstream().publish(env["NATS_SUBJECT_PREFIX"] + subject, data)
-    await nc.close()
-
-
-async def delete_stream(name: str) -> None:
-    nc = await nats.connect(nats_url())
-    try:
-        await nc.jetstream().delete_stream(name)
-    except nats.js.errors.NotFoundError:  # the container never got to create it
-        pass
     await nc.close()
 
 

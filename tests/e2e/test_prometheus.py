@@ -22,6 +22,7 @@ import pytest
 
 from execution_service.adapters.nats.embedded import free_port
 from support.events import history
+from support.environment import service_environment
 from support.nats import nats_url
 from support.postgres import fresh_database
 from support.service import Service
@@ -40,27 +41,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def env() -> Iterator[dict[str, str]]:
-    tag = uuid.uuid4().hex[:8]
-    with fresh_database() as url:
-        yield {
-            "DATABASE_URL": url.url(),
-            "NATS_URL": nats_url(),
-            "NATS_SUBJECT_PREFIX": f"p{tag}.",
-            "NATS_STREAM": f"P{tag}",
-            "NATS_CONSUMER": f"p{tag}",
-            "PORT": str(free_port()),
-            "APP_ENV": "production",
-        }
-        asyncio.run(_delete_stream(f"P{tag}"))
-
-
-async def _delete_stream(name: str) -> None:
-    nc = await nats.connect(nats_url())
-    try:
-        await nc.jetstream().delete_stream(name)
-    except Exception:  # noqa: BLE001 - the service may not have created it
-        pass
-    await nc.close()
+    with service_environment("p", APP_ENV="production") as e:
+        yield e
 
 
 async def _publish(env: dict[str, str], count: int) -> int:

@@ -27,6 +27,7 @@ from execution_service.adapters.nats import Subjects
 from execution_service.adapters.nats.embedded import free_port
 from execution_service.domain.events import format_time, parse_time
 from support.browser import chromium, full_page_screenshot, missing, resize
+from support.environment import service_environment
 from support.nats import nats_url
 from support.postgres import fresh_database
 from support.service import Service
@@ -36,26 +37,8 @@ pytestmark = pytest.mark.skipif(missing() is not None, reason=f"browser test: {m
 
 @pytest.fixture
 def env() -> Iterator[dict[str, str]]:
-    tag = uuid.uuid4().hex[:8]
-    with fresh_database() as url:
-        yield {
-            "DATABASE_URL": url.url(),
-            "NATS_URL": nats_url(),
-            "NATS_SUBJECT_PREFIX": f"u{tag}.",
-            "NATS_STREAM": f"U{tag}",
-            "NATS_CONSUMER": f"u{tag}",
-            "PORT": str(free_port()),
-        }
-        asyncio.run(_delete_stream(f"U{tag}"))
-
-
-async def _delete_stream(name: str) -> None:
-    nc = await nats.connect(nats_url())
-    try:
-        await nc.jetstream().delete_stream(name)
-    except Exception:  # noqa: BLE001 - the service may not have created it
-        pass
-    await nc.close()
+    with service_environment("u") as e:
+        yield e
 
 
 @pytest.fixture

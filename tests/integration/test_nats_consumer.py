@@ -21,6 +21,7 @@ from execution_service.adapters.nats import (
     NatsRetryPublisher,
     Subjects,
 )
+from execution_service.adapters.nats.pull import PullConsumer
 from execution_service.adapters.postgres import PostgresUrl, create_database
 from execution_service.domain import (
     DeadLetter,
@@ -411,3 +412,22 @@ async def test_a_nats_restart_is_survived_and_consuming_resumes(tmp_path: Path) 
         await nc.close()
         server.stop()
     assert await snapshot(store) == await expected(events)
+
+
+async def test_the_durable_lets_several_replicas_each_hold_their_batches_in_flight() -> None:
+    """Three replicas with two batches in flight each hold 3,000 messages unacknowledged at
+    once; a durable that allowed fewer would refuse some of them their batch, and they spun."""
+    async with isolated_nats(batch_size=500, concurrency=2) as env:
+        first = EventConsumer(env.nc, MemoryStore(FixedClock()), env.subjects, env.settings)
+        await first.start()  # creates the durable, as the first replica to start does
+        js = env.nc.jetstream()
+        for n in range(3000):
+            await js.publish_async(f"{env.subjects.prefix}execution.paused", str(n).encode())
+        await js.publish_async_completed()
+        pulls = [PullConsumer(env.nc, env.settings.stream, env.settings.durable) for _ in range(6)]
+        for pull in pulls:
+            await pull.start()
+        batches = [await pull.fetch(500, timeout=1.0) for pull in pulls]
+        assert [len(batch) for batch in batches] == [500] * 6
+        for pull in pulls:
+            await pull.stop()

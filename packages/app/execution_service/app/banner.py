@@ -12,9 +12,11 @@ def banner(settings: Settings) -> str:
     nats_url = settings.nats_urls[0]
     return f"""
 Execution Service (dev) — Ctrl-C stops it and the servers it started
+  Page        {base}/ui/
   API         {base}/api/executions
   Swagger UI  {base}/api/docs
   Health      {base}/api/health
+  Metrics     {base}/metrics
   NATS        {nats_url}
 Publish a demo workflow's events:
   NATS_URL={nats_url} ./pants --concurrent run {TARGET} -- publish-demo

@@ -99,7 +99,9 @@ class EventConsumer:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=s.ack_wait,
-            max_ack_pending=max(2 * s.concurrency * s.batch_size, 1000),
+            # Room for the batches in flight of ten replicas: past this the server hands out
+            # nothing more, and every replica's pull requests are refused.
+            max_ack_pending=max(10 * s.concurrency * s.batch_size, 1000),
             filter_subject=self._subjects.events,
         )
         try:  # bind to the durable as it is, like replicas started with other settings

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _ACK = b"+ACK"
 _SETTLE_SECONDS = 0.002  # after a waiting request's first message, gather its burst
+_REFUSED_PAUSE_SECONDS = 0.1
 
 
 @attrs.frozen
@@ -81,6 +82,10 @@ class PullConsumer:
         if not self._received:
             expires = max(int(timeout * 1e9) - 50_000_000, 1_000_000)
             await self._ask(batch, {"expires": expires}, settle=True, wait=timeout + 1.0)
+        if not self._received and self._request.refused:
+            # Refused at once (409: every message the consumer may have out is out, or too
+            # many requests wait): asking again at once would only spin.
+            await asyncio.sleep(min(timeout, _REFUSED_PAUSE_SECONDS))
         taken, self._received = self._received[:batch], self._received[batch:]
         return taken
 
@@ -112,7 +117,8 @@ class PullConsumer:
                 asyncio.get_running_loop().call_later(_SETTLE_SECONDS, request.done.set)
         elif status != "100":
             if status == "409":
-                log.warning("pull request ended by the server: %s", msg.headers)
+                request.refused = True
+                log.debug("pull request ended by the server: %s", msg.headers)
             request.done.set()
 
 
@@ -133,3 +139,4 @@ class _Request:
         self.wanted = wanted
         self.settle = settle
         self.done = asyncio.Event()
+        self.refused = False
