@@ -20,11 +20,9 @@ import nats
 import pytest
 
 from execution_service.adapters.nats import Subjects
-from execution_service.adapters.nats.embedded import free_port
 from execution_service.app.demo import demo_events, publish
 from support.environment import service_environment
 from support.nats import nats_url
-from support.postgres import fresh_database
 from support.service import Service
 
 API_TOKEN = "act-" + uuid.uuid4().hex
@@ -44,7 +42,7 @@ def service(tmp_path: Path) -> Iterator[Service]:
         "READ_TOKENS": READ_TOKEN,
         "CORS_ORIGINS": "https://app.example.com",
     }
-    with service_environment("st", **guarded) as env:
+    with service_environment("st", guarded) as env:
         running = Service(env, "serve", log=tmp_path / "serve.log")
         try:
             running.wait_healthy()

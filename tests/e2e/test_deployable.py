@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,21 +16,20 @@ import psycopg
 import pytest
 
 from execution_service.adapters.nats import Subjects
-from execution_service.adapters.nats.embedded import free_port
 from execution_service.adapters.postgres import PostgresUrl
 from execution_service.app.demo import workflow
-from support.events import history
-from support.nats import nats_url
-from support.polling import poll_until
-from support.postgres import fresh_database
 from support.environment import service_environment
+from support.events import history
+from support.polling import poll_until
 from support.service import OpenApi, Service
 
 
 @pytest.fixture
 def env() -> Iterator[dict[str, str]]:
     # the prefix without its dot: the service adds it
-    with service_environment("e", prefix_dot=False, APP_ENV="production", ACK_WAIT_SECONDS="3") as e:
+    with service_environment(
+        "e", {"APP_ENV": "production", "ACK_WAIT_SECONDS": "3"}, prefix_dot=False
+    ) as e:
         yield e
 
 

@@ -19,11 +19,9 @@ from typing import Any
 import nats
 import pytest
 
-from execution_service.adapters.nats.embedded import free_port
 from execution_service.app.demo import workflow
 from support.environment import service_environment
-from support.nats import nats_url
-from support.postgres import fresh_database, server_url
+from support.postgres import server_url
 from support.service import http, pex_path
 
 # Set by .ci/run, where the image must be tested: then a missing engine fails instead of skipping.

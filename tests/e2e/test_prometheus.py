@@ -12,7 +12,6 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,8 @@ import nats
 import pytest
 
 from execution_service.adapters.nats.embedded import free_port
-from support.events import history
 from support.environment import service_environment
-from support.nats import nats_url
-from support.postgres import fresh_database
+from support.events import history
 from support.service import Service
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -41,7 +38,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def env() -> Iterator[dict[str, str]]:
-    with service_environment("p", APP_ENV="production") as e:
+    with service_environment("p", {"APP_ENV": "production"}) as e:
         yield e
 
 

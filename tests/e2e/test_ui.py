@@ -24,12 +24,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from execution_service.adapters.nats import Subjects
-from execution_service.adapters.nats.embedded import free_port
 from execution_service.domain.events import format_time, parse_time
 from support.browser import chromium, full_page_screenshot, missing, resize
 from support.environment import service_environment
-from support.nats import nats_url
-from support.postgres import fresh_database
 from support.service import Service
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=f"browser test: {missing()}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 
 import nats
 
@@ -16,7 +17,9 @@ from support.postgres import fresh_database
 
 
 @contextmanager
-def service_environment(letter: str, prefix_dot: bool = True, **more: str) -> Iterator[dict[str, str]]:
+def service_environment(
+    letter: str, more: Mapping[str, str] = MappingProxyType({}), prefix_dot: bool = True
+) -> Iterator[dict[str, str]]:
     tag = f"{letter}{uuid.uuid4().hex[:8]}"
     stream = tag.upper()
     with fresh_database() as url:
