@@ -94,25 +94,31 @@ async def test_only_executions_finished_before_the_retention_go_with_all_they_ho
     for execution, how in old.items():
         await record_events(store.recorder, finished(execution, 0, how))
     await record_events(store.recorder, finished("old-running", 0, "running"))
+    # failed long ago, but a retry was just asked for: the orchestrator is resuming it
+    await record_events(store.recorder, finished("old-retried", 0, "failed"))
     await record_events(store.recorder, finished("fresh-ok", 40))
     await record_events(store.recorder, finished("fresh-failed", 40, "failed"))
-    await store.recorder.record_retry_request(RetryRequest("old-failed", 2, "a", "wf", None, T0))
+    await store.recorder.record_retry_request(RetryRequest("old-retried", 2, "a", "wf", None, T0))
     await store.recorder.record_retry_request(RetryRequest("fresh-failed", 2, "a", "wf", None, T0))
 
+    dry = await prune(store.pruner, clock_at(45), Retention(executions=MONTH), dry_run=True)
     pruned = await prune(store.pruner, clock_at(45), Retention(executions=MONTH))
 
-    assert pruned == Pruned(executions=3, node_runs=6, events=18, retry_requests=1)
+    assert pruned == dry == Pruned(executions=3, node_runs=6, events=18)
     for execution in old:
         assert await store.queries.execution(execution) is None
         assert (await store.queries.node_runs(execution, Page())).total == 0
         assert await store.queries.history(execution) == []
         assert await store.queries.retry_requests(execution) == []
     kept = await store.queries.executions(Page(1, 10))
-    assert sorted(e.id for e in kept.items) == ["fresh-failed", "fresh-ok", "old-running"]
-    assert kept.total == 3
+    assert sorted(e.id for e in kept.items) == [
+        "fresh-failed", "fresh-ok", "old-retried", "old-running",
+    ]  # fmt: skip
+    assert kept.total == 4
     assert await statuses(store.queries) == {
-        "PENDING": 0, "RUNNING": 1, "COMPLETED": 1, "FAILED": 1, "CANCELLED": 0,
+        "PENDING": 0, "RUNNING": 1, "COMPLETED": 1, "FAILED": 2, "CANCELLED": 0,
     }  # fmt: skip
+    assert len(await store.queries.retry_requests("old-retried")) == 1
     assert len(await store.queries.history("fresh-ok")) == 6
     assert len(await store.queries.retry_requests("fresh-failed")) == 1
     assert (await store.queries.node_runs("old-running", Page())).total == 2

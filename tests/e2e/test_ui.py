@@ -18,6 +18,7 @@ from typing import Any
 
 import nats
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver import ActionChains, Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -90,11 +91,27 @@ def shown(browser: Chrome, selector: str) -> Any:
     return next((e for e in css(browser, selector) if e.is_displayed()), None)
 
 
+def failed_node_marked(browser: Chrome) -> bool:
+    """The failed node's row is marked, its bar says FAILED, and the other node's does not."""
+    row = browser.find_element(By.CSS_SELECTOR, ".trace-row[data-node-id='search']")
+    bar = row.find_element(By.CSS_SELECTOR, ".bar")
+    other = browser.find_element(By.CSS_SELECTOR, ".trace-row[data-node-id='plan'] .bar")
+    return (
+        "failed-node" in classes(row)
+        and "failed here" in row.text
+        and bar.get_attribute("data-status") == "FAILED"
+        and "FAILED" in bar.text
+        and "FAILED" not in other.text
+    )
+
+
 def test_the_page_shows_the_demo_follows_new_events_and_retries(
     env: dict[str, str], service: Service
 ) -> None:
     with chromium() as browser:
-        wait = WebDriverWait(browser, 30, poll_frequency=0.1)
+        wait = WebDriverWait(
+            browser, 30, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+        )
         resize(browser, 1280, 900)
 
         browser.get(service.base + "/")
@@ -110,14 +127,12 @@ def test_the_page_shows_the_demo_follows_new_events_and_retries(
         shoot(browser, "executions")
 
         browser.find_element(By.LINK_TEXT, "demo-failed").click()
-        wait.until(lambda b: css(b, ".trace-row[data-node-id='search']"))
+        # The page redraws when its live stream's first state arrives: read the timeline once
+        # it has settled, each time from the page as it is (an element from an earlier draw
+        # is stale).
+        wait.until(lambda b: failed_node_marked(b))
         assert browser.current_url == service.base + "/ui/executions/demo-failed"
-        failed_row = browser.find_element(By.CSS_SELECTOR, ".trace-row[data-node-id='search']")
-        assert "failed-node" in classes(failed_row)
-        assert "failed here" in failed_row.text
-        bar = failed_row.find_element(By.CSS_SELECTOR, ".bar")
-        assert bar.get_attribute("data-status") == "FAILED" and "FAILED" in bar.text
-        assert "FAILED" not in css(browser, ".trace-row[data-node-id='plan'] .bar")[0].text
+        bar = browser.find_element(By.CSS_SELECTOR, ".trace-row[data-node-id='search'] .bar")
         alert = browser.find_element(By.CSS_SELECTOR, ".alert").text
         assert "Web search" in alert and "search API timed out" in alert
         ActionChains(browser).move_to_element(bar).perform()

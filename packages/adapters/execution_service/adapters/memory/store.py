@@ -106,6 +106,8 @@ class MemoryStore:
             and e.status.is_terminal
             and e.claim.at is not None
             and e.claim.at < finished
+            # a retry requested for a later attempt: being resumed, not done
+            and not any(x == e.id and attempt > e.attempt for x, attempt in self._retries)
         }
         runs = [k for k, r in self._node_runs.items() if r.execution_id in doomed]
         events = [k for k, e in self._events.items() if e.execution_id in doomed]

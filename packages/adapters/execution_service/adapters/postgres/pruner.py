@@ -24,6 +24,9 @@ from execution_service.domain import Cutoffs, Pruned
 
 PASS_LOCK = 4_995_464_273_590_000_006  # one bigint: not the executions' (int, int) key space
 _FINISHED = "status IN ('COMPLETED', 'FAILED', 'CANCELLED')"  # executions_finished's predicate
+# A retry requested for a later attempt: the orchestrator is resuming it, so it is not done.
+_NOT_AWAITING_RETRY = """NOT EXISTS (SELECT 1 FROM retry_requests r
+    WHERE r.execution_id = executions.id AND r.attempt > executions.attempt)"""
 _NEVER = datetime(1, 1, 1, tzinfo=UTC)
 
 
@@ -101,7 +104,8 @@ async def _delete_executions(raw: asyncpg.Connection, ids: list[str], before: da
     doomed = await raw.fetchval(
         f"""SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM (
                 SELECT id FROM executions WHERE id = ANY ($1::text[]) AND {_FINISHED}
-                  AND completed_at < $2 ORDER BY id FOR UPDATE) locked""",
+                  AND completed_at < $2 AND {_NOT_AWAITING_RETRY}
+                ORDER BY id FOR UPDATE) locked""",
         free,
         before,
     )
@@ -144,7 +148,8 @@ async def _delete_oldest(
 async def _would_prune(raw: asyncpg.Connection, cutoffs: Cutoffs) -> Pruned:
     row = await raw.fetchrow(
         f"""WITH doomed AS MATERIALIZED (
-                SELECT id FROM executions WHERE {_FINISHED} AND completed_at < $1)
+                SELECT id FROM executions
+                WHERE {_FINISHED} AND completed_at < $1 AND {_NOT_AWAITING_RETRY})
             SELECT (SELECT count(*) FROM doomed) AS executions,
                    (SELECT count(*) FROM execution_logs
                     WHERE execution_id IN (SELECT id FROM doomed)) AS node_runs,
