@@ -57,7 +57,6 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     database = create_database(request.getfixturevalue("database_url"))
     await database.connect()
     await reset(database)
-    await database.execute("TRUNCATE execution_tombstones")
     try:
         yield Store(
             PostgresRecorder(database), PostgresQueries(database), PostgresPruner(database, 50)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import nats
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from dependency_injector import providers
 from prometheus_client import CollectorRegistry, generate_latest
@@ -27,15 +26,9 @@ from execution_service.app.sampling import GaugeSampler
 from support.events import history, raw
 from support.metrics import Scrape
 from support.nats import isolated_nats, nats_url, wait_until
-from support.postgres import BothSides, fresh_database
+from support.postgres import BothSides
 
 SAMPLE_SECONDS = 0.2
-
-
-@pytest.fixture(scope="module")
-def database_url() -> Iterator[PostgresUrl]:
-    with fresh_database() as url:
-        yield url
 
 
 @asynccontextmanager

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import nats
@@ -36,23 +36,8 @@ from execution_service.domain import (
 )
 from support.events import at, history, message
 from support.nats import Isolated, isolated_nats, settled, wait_until
-from support.postgres import BothSides, fresh_database, reset
+from support.postgres import BothSides
 from support.snapshots import snapshot
-
-
-@pytest.fixture(scope="module")
-def database_url() -> Iterator[PostgresUrl]:
-    with fresh_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def database(database_url: PostgresUrl) -> AsyncIterator[Database]:
-    database = create_database(database_url)
-    await database.connect()
-    await reset(database)
-    yield database
-    await database.disconnect()
 
 
 async def publish(env: Isolated, messages: Sequence[RawMessage]) -> None:

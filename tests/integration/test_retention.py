@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -25,26 +24,10 @@ from execution_service.app.cli import main
 from execution_service.domain import Cutoffs, Outcome, Page, Pruned, parse_message, record_events
 from support.events import T0, Workflow
 from support.nats import isolated_nats, nats_url, settled, wait_until
-from support.postgres import BothSides, fresh_database, reset
+from support.postgres import BothSides, reset
 
 DAY_MS = 24 * 3600 * 1000
 LONG_AGO = Cutoffs(executions_finished_before=T0 + timedelta(days=1))
-
-
-@pytest.fixture(scope="module")
-def database_url() -> Iterator[PostgresUrl]:
-    with fresh_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def database(database_url: PostgresUrl) -> AsyncIterator[Database]:
-    database = create_database(database_url)
-    await database.connect()
-    await reset(database)
-    await database.execute("TRUNCATE execution_tombstones")
-    yield database
-    await database.disconnect()
 
 
 def finished(execution: str, start_ms: int = 0) -> Workflow:
@@ -185,7 +168,6 @@ def test_the_prune_command_prints_per_table_and_a_dry_run_deletes_nothing(
         database = create_database(database_url)
         await database.connect()
         await reset(database)
-        await database.execute("TRUNCATE execution_tombstones")
         events = finished("old", long_ago).messages + finished("new", now).messages
         await BothSides(database).record([parse_message(m) for m in events], [])  # type: ignore[misc]
         await database.disconnect()

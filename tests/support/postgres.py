@@ -31,7 +31,10 @@ class BothSides(PostgresRecorder, PostgresQueries):
     itself wires the two sides separately)."""
 
 
-TABLES = "executions, execution_logs, execution_events, dead_letters, retry_requests"
+TABLES = (
+    "executions, execution_logs, execution_events, dead_letters, retry_requests,"
+    " execution_tombstones"
+)
 
 
 async def reset(database: Any) -> None:
