@@ -22,7 +22,7 @@ import pytest
 from execution_service.app.demo import workflow
 from support.environment import service_environment
 from support.postgres import server_url
-from support.service import http, pex_path
+from support.service import http, pex_path, wait_healthy
 
 # Set by .ci/run, where the image must be tested: then a missing engine fails instead of skipping.
 BASE_IMAGE_VARIABLE = "EXECUTION_SERVICE_BASE_IMAGE"
@@ -108,18 +108,13 @@ class Container:
         return (logs.stdout + logs.stderr)[-3000:]
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.inspect("{{.State.Running}}") != "true":
-                code = self.inspect("{{.State.ExitCode}}")
-                raise AssertionError(f"the container exited {code}:\n{self.logs()}")
-            try:
-                if http("GET", f"{self.base}/api/health", timeout=1)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"not healthy in {timeout}s:\n{self.logs()}")
+        def gone() -> str | None:
+            if self.inspect("{{.State.Running}}") == "true":
+                return None
+            code = self.inspect("{{.State.ExitCode}}")
+            return f"the container exited {code}"
+
+        wait_healthy(self.base, gone, self.logs, timeout)
 
     def get(self, path: str) -> tuple[int, Any]:
         return http("GET", self.base + path)

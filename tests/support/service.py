@@ -10,12 +10,32 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
 PEX_IN_SANDBOX = Path("packages.app.execution_service.app/execution-service.pex")
+
+
+def wait_healthy(
+    base: str, gone: Callable[[], str | None], logs: Callable[[], str], timeout: float
+) -> None:
+    """Until `GET /api/health` answers 200. `gone` says why the server stopped, if it did;
+    what `logs` returns goes with the failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        why = gone()
+        if why is not None:
+            raise AssertionError(f"{why}:\n{logs()}")
+        try:
+            if http("GET", f"{base}/api/health", timeout=1)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"not healthy in {timeout}s:\n{logs()}")
 
 
 def pex_path() -> Path:
@@ -56,17 +76,11 @@ class Service:
         )
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"exited {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                if http("GET", f"{self.base}/api/health", timeout=1)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"not healthy in {timeout}s:\n{self.log.read_text()[-3000:]}")
+        def gone() -> str | None:
+            code = self.process.poll()
+            return None if code is None else f"exited {code}"
+
+        wait_healthy(self.base, gone, lambda: self.log.read_text()[-3000:], timeout)
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         return http("GET", self.base + path, headers=headers)
