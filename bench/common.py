@@ -70,18 +70,47 @@ def cpu_seconds(pid: int | str) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# The servers a bench measures, as the process ids of their roots (the postmaster, the
+# nats-server); None counts every process of that name on the machine. Other servers here (a
+# test's cluster, another checkout's) would otherwise be counted as this bench's.
+_ROOTS: dict[str, int | None] = {"postgres": None, "nats-server": None}
+
+
+def watch_servers(postgres: int | None = None, nats: int | None = None) -> None:
+    _ROOTS.update({"postgres": postgres, "nats-server": nats})
+
+
+def postmaster_of(backend_pid: int) -> int:
+    """The postmaster that forked a backend (`SELECT pg_backend_pid()`)."""
+    for line in Path(f"/proc/{backend_pid}/status").read_text().splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    raise LookupError(backend_pid)
+
+
 def servers_cpu() -> dict[str, float]:
-    """CPU spent so far by every PostgreSQL and NATS server process on the machine (a
-    database backend's is gone with it: read this while the connections live)."""
+    """CPU spent so far by the PostgreSQL and NATS servers (a database backend's is gone with
+    it: read this while the connections live)."""
     spent = {"postgres": 0.0, "nats-server": 0.0}
+    parents: dict[str, int] = {}
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             name = (proc / "comm").read_text().strip()
-            if name in spent:
-                spent[name] += cpu_seconds(proc.name)
-        except OSError:  # gone meanwhile
+            if name not in spent:
+                continue
+            root = _ROOTS[name]
+            if root is not None and int(proc.name) != root:
+                parents[proc.name] = parents.get(proc.name) or _parent(proc.name)
+                if parents[proc.name] != root:
+                    continue
+            spent[name] += cpu_seconds(proc.name)
+        except (OSError, LookupError):  # gone meanwhile
             continue
     return spent
+
+
+def _parent(pid: str) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def since(before: dict[str, float]) -> dict[str, float]:

@@ -33,7 +33,7 @@ import nats
 from baselines import pull_drain, sink_drain
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from common import run, servers_cpu, since, workflow_events
+from common import postmaster_of, run, servers_cpu, since, watch_servers, workflow_events
 from execution_service.adapters.nats import (
     ConsumerSettings,
     EmbeddedNats,
@@ -43,7 +43,7 @@ from execution_service.adapters.nats import (
 )
 from execution_service.adapters.postgres import PostgresRecorder, PostgresUrl, create_database
 from execution_service.domain import Event, parse_message
-from support.postgres import fresh_database
+from support.postgres import fresh_database, server_url
 
 
 async def publish(url: str, subjects: Subjects, stream: str, executions: int) -> int:
@@ -194,6 +194,14 @@ async def preload(url: PostgresUrl, events: int) -> None:
     await db.disconnect()
 
 
+async def _postmaster(url: PostgresUrl) -> int:
+    conn = await asyncpg.connect(**url.connect_kwargs())
+    try:
+        return postmaster_of(await conn.fetchval("SELECT pg_backend_pid()"))
+    finally:
+        await conn.close()
+
+
 def _rss_kib() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -210,6 +218,8 @@ def main(executions: int, in_flight: int, replicas: int, preloaded: int, loop: s
     url = configured or server.url  # type: ignore[union-attr]
     tag = uuid.uuid4().hex[:8]
     subjects, stream = Subjects(f"b{tag}."), f"B{tag}"
+    nats_pid = server.process.pid if server and server.process else None
+    watch_servers(run(_postmaster(server_url()), loop), nats_pid)
     try:
         total = run(publish(url, subjects, stream, executions), loop)
         fetch = run(bare_drain(url, subjects, stream, total), loop)
