@@ -33,21 +33,24 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 # One in 100 starts unknown; one in 7 FAILED, one in 11 RUNNING; updated some seconds after.
 SEED = """
 INSERT INTO executions (id, workflow_id, user_id, status, started_at, completed_at, input,
-                        claim_rank, claim_stamp, created_at, updated_at)
+                        claim_precedence, workflow_id_precedence, user_id_precedence,
+                        started_at_precedence, input_precedence, metadata_precedence,
+                        retry_of_precedence, created_at, updated_at)
 SELECT 'exec-' || lpad(n::text, 7, '0'), 'wf-' || n % 50, 'u-' || n % 1000,
        CASE WHEN n % 7 = 0 THEN 'FAILED' WHEN n % 11 = 0 THEN 'RUNNING' ELSE 'COMPLETED' END,
        CASE WHEN n % 100 = 0 THEN NULL ELSE $2::timestamptz + n * interval '1 second' END,
        $2::timestamptz + n * interval '1 second' + interval '90 ms', '{"prompt": "hi"}',
-       0, '', $2::timestamptz + n * interval '1 second',
+       '\\x0000000101', '', '', '', '', '', '', $2::timestamptz + n * interval '1 second',
        $2::timestamptz + n * interval '1 second' + (n % 977) * interval '1 second'
 FROM generate_series(0, $1 - 1) n;
 """
 SEED_LOGS = """
-INSERT INTO execution_logs (id, execution_id, node_id, attempt, node_type, status, started_at,
-                            claim_rank, claim_stamp, created_at, updated_at)
-SELECT gen_random_uuid(), e.id, node, 1, 'agent',
+INSERT INTO execution_logs (execution_id, node_id, attempt, node_type, status, started_at,
+                            claim_precedence, node_type_precedence, node_name_precedence,
+                            input_precedence, started_at_precedence, created_at, updated_at)
+SELECT e.id, node, 1, 'agent',
        CASE WHEN node = 'write' AND e.status = 'FAILED' THEN 'FAILED' ELSE 'COMPLETED' END,
-       e.started_at, 0, '', e.created_at, e.updated_at
+       e.started_at, '\\x0000000101', '', '', '', '', e.created_at, e.updated_at
 FROM executions e CROSS JOIN (VALUES ('plan'), ('write')) nodes (node);
 """
 

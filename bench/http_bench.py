@@ -22,7 +22,6 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,8 +36,8 @@ from execution_service.adapters.postgres import PostgresUrl
 from execution_service.adapters.postgres.rows import (
     EXECUTION_IN,
     NODE_RUN_IN,
-    execution_row,
-    node_run_row,
+    execution_rows,
+    node_run_rows,
 )
 from execution_service.domain import (
     Event,
@@ -46,9 +45,8 @@ from execution_service.domain import (
     ExecutionFilter,
     ExecutionOrder,
     Position,
-    Status,
     encode_cursor,
-    fold,
+    project,
 )
 from support.postgres import fresh_database
 
@@ -75,28 +73,18 @@ async def seed(url: PostgresUrl, executions: int) -> None:
     """The rows the store would write, folded by the domain and copied in bulk (the counts
     follow: COPY fires the triggers that keep them)."""
     conn = await asyncpg.connect(**url.connect_kwargs())
-    json_columns = {"input", "output", "metadata"}
-
-    def record(row: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            v.value if isinstance(v, Status) else
-            json.dumps(v) if k in json_columns and v is not None else v
-            for k, v in row.items()
-        )  # fmt: skip
-
     for start in range(0, executions, 10_000):
-        state = fold(e for n in range(start, min(start + 10_000, executions)) for e in _events(n))
+        state = project(
+            e for n in range(start, min(start + 10_000, executions)) for e in _events(n)
+        )
         await conn.copy_records_to_table(
             "executions",
-            records=[record(execution_row(e)) for e in state.executions.values()],
+            records=execution_rows(sorted(state.executions.items())),
             columns=list(EXECUTION_IN),
         )
         await conn.copy_records_to_table(
             "execution_logs",
-            records=[
-                (uuid.UUID(row[0]), *row[1:])
-                for row in (record(node_run_row(r)) for r in state.node_runs.values())
-            ],
+            records=node_run_rows(sorted(state.node_runs.items())),
             columns=list(NODE_RUN_IN),
         )
     await conn.execute("ANALYZE")

@@ -43,15 +43,13 @@ async def main(executions: int, batch: int, writers: int) -> None:
 
         events = [parse_message(m) for m in messages]
         rows = [
-            (e.key, e.execution_id, e.kind.value, e.timestamp, e.payload.decode())
-            for e in events
-            if isinstance(e, Event)
+            (e.key, e.execution_id, e.kind.value, e.payload) for e in events if isinstance(e, Event)
         ]
-        raw = await asyncpg.connect(**url.connect_kwargs())  # asyncpg's own binary jsonb codec
+        raw = await asyncpg.connect(**url.connect_kwargs())
         try:
             await raw.execute(
                 """CREATE TABLE bare (event_key text, execution_id text, subject text,
-                                      occurred_at timestamptz, payload jsonb)"""
+                                      payload bytea)"""
             )
             started = time.perf_counter()
             for start in range(0, len(rows), batch):

@@ -11,8 +11,15 @@ import attrs
 import pytest
 
 from execution_service.adapters.memory import MemoryChanges
-from execution_service.adapters.postgres import PostgresChanges, PostgresUrl
+from execution_service.adapters.postgres import (
+    PostgresChanges,
+    PostgresRecorder,
+    PostgresUrl,
+    create_database,
+)
+from execution_service.domain import record_events
 from execution_service.domain.changes import ChangeSubscription, ExecutionChanges
+from support.events import message
 
 
 @attrs.frozen
@@ -38,14 +45,16 @@ async def _postgres(url: PostgresUrl) -> AsyncIterator[Feed]:
     changes = PostgresChanges(url, probe_every=0.2, max_backoff=0.2)
     await changes.start()
     writer = await asyncpg.connect(url.url(), **url.connect_kwargs())
+    database = create_database(url)
+    await database.connect()
+    recorder = PostgresRecorder(database)
 
     async def commit(ids: set[str]) -> None:
-        await writer.execute(
-            """INSERT INTO executions (id, status, claim_rank, claim_stamp)
-               SELECT unnest($1::text[]), 'RUNNING', 0, ''
-               ON CONFLICT (id) DO UPDATE SET status = 'RUNNING'""",
-            sorted(ids),
-        )
+        """The service's own writer: a node report of each execution, in one batch."""
+        reports = [
+            message("execution.node.started", {"executionId": i, "nodeId": "n"}) for i in ids
+        ]
+        await record_events(recorder, reports)
 
     async def lose() -> None:
         await writer.execute(
@@ -56,6 +65,7 @@ async def _postgres(url: PostgresUrl) -> AsyncIterator[Feed]:
     try:
         yield Feed(changes, commit, lose)
     finally:
+        await database.disconnect()
         await writer.close()
         await changes.stop()
 

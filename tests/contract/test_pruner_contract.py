@@ -144,6 +144,9 @@ async def test_a_late_event_of_a_pruned_execution_is_ignored_until_its_tombstone
     assert await prune(store.pruner, a_month_on, policy) == Pruned(tombstones=1)
     report = await record_events(store.recorder, late)
     assert report.outcomes == [Outcome.APPLIED] * 2
+    # ...and comes back whole as what the late events say, whatever a writer remembered of it
+    again = await store.queries.execution("gone")
+    assert again is not None and (again.status, again.nodes.total) == (Status.RUNNING, 1)
 
 
 async def test_dead_letters_go_by_when_they_were_last_seen(store: Store) -> None:

@@ -1,5 +1,6 @@
 """The PostgreSQL change feed with the real store and schema: the writer's transaction
-notifies (migration 0005), on commit only, in payloads under pg_notify's 8000 bytes."""
+notifies (adapters/postgres/upserts.py), on commit only, in payloads under pg_notify's 8000
+bytes."""
 
 from __future__ import annotations
 
@@ -13,22 +14,39 @@ from execution_service.adapters.postgres import (
     PostgresChanges,
     PostgresUrl,
     create_database,
+    recorder,
 )
-from execution_service.domain import record_events
+from execution_service.domain import DeadLetter, RawMessage, parse_message, record_events
 from execution_service.domain.changes import ChangeSubscription
 from support.events import history, message
 from support.postgres import BothSides, fresh_database
 
-# A running execution as the recorder writes one: no phase or deciding event beyond running.
-RUNNING_ROW = (
-    "INSERT INTO executions (id, status, claim_rank, claim_stamp) VALUES ($1, 'RUNNING', 0, '')"
-)
+
+def reports(*execution_ids: str) -> list[RawMessage]:
+    return [
+        message("execution.node.started", {"executionId": x, "nodeId": "n"}) for x in execution_ids
+    ]
 
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[PostgresUrl]:
     with fresh_database() as fresh:
         yield fresh
+
+
+async def _store(url: PostgresUrl) -> AsyncIterator[BothSides]:
+    database = create_database(url)
+    await database.connect()
+    try:
+        yield BothSides(database)
+    finally:
+        await database.disconnect()
+
+
+@pytest.fixture
+async def store(url: PostgresUrl) -> AsyncIterator[BothSides]:
+    async for made in _store(url):
+        yield made
 
 
 @pytest.fixture
@@ -73,36 +91,29 @@ async def test_a_recorded_batch_notifies_its_executions_once_committed(
 
 
 async def test_a_rolled_back_write_notifies_nothing(
-    url: PostgresUrl, changes: PostgresChanges
+    store: BothSides, changes: PostgresChanges, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    connection = await asyncpg.connect(url.url(), **url.connect_kwargs())
-    try:
-        with changes.subscribe() as subscription:
-            transaction = connection.transaction()
-            await transaction.start()
-            await connection.execute(RUNNING_ROW, "rb")
-            await transaction.rollback()
-            await connection.execute(RUNNING_ROW, "ok")
-            assert await _heard(subscription) == {"ok"}
-    finally:
-        await connection.close()
+    async def fail(*_: object) -> None:
+        raise RuntimeError("the batch fails after its writes")
+
+    letter = DeadLetter("bad", "execution.started", b"{", {}, "not JSON")
+    with changes.subscribe() as subscription:
+        with monkeypatch.context() as patched:
+            patched.setattr(recorder, "_record_dead_letters", fail)
+            with pytest.raises(RuntimeError):
+                await store.record([parse_message(m) for m in reports("rb")], [letter])  # type: ignore[misc]
+        await record_events(store, reports("ok"))
+        assert await _heard(subscription) == {"ok"}
+    assert await store.execution("rb") is None
 
 
-async def test_thousands_of_long_ids_in_one_statement_all_arrive(
-    url: PostgresUrl, changes: PostgresChanges
+async def test_thousands_of_long_ids_in_one_batch_all_arrive(
+    store: BothSides, changes: PostgresChanges
 ) -> None:
     ids = {f"{i:05d}-" + 'é"\\' * 83 for i in range(3000)}  # 255 characters, escaped in JSON
-    connection = await asyncpg.connect(url.url(), **url.connect_kwargs())
-    try:
-        with changes.subscribe(limit=len(ids)) as subscription:
-            await connection.execute(
-                "INSERT INTO executions (id, status, claim_rank, claim_stamp)"
-                " SELECT unnest($1::text[]), 'RUNNING', 0, ''",
-                sorted(ids),
-            )
-            assert await _heard(subscription, timeout=2) == ids
-    finally:
-        await connection.close()
+    with changes.subscribe(limit=len(ids)) as subscription:
+        await record_events(store, reports(*sorted(ids)))
+        assert await _heard(subscription, timeout=2) == ids
 
 
 async def test_the_listener_comes_back_after_its_connection_is_killed(
@@ -118,7 +129,8 @@ async def test_the_listener_comes_back_after_its_connection_is_killed(
             assert killed == 1
             assert (await asyncio.wait_for(subscription.take(), 10)).gap
             assert changes.listening
-            await connection.execute(RUNNING_ROW, "back")
+            async for store in _store(url):
+                await record_events(store, reports("back"))
             assert await _heard(subscription) == {"back"}
     finally:
         await connection.close()

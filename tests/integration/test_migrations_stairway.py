@@ -16,14 +16,17 @@ from execution_service.adapters.postgres import (
     rollback_migrations,
 )
 from execution_service.adapters.postgres.migrations import migrations_dir
-from execution_service.adapters.postgres.rows import (
-    EXECUTION_REGISTERS,
-    NODE_RUN_REGISTERS,
-    execution_from_row,
-    node_run_from_row,
-    stamp,
+from execution_service.domain import (
+    EXECUTION,
+    NODE_RUN,
+    Event,
+    Layout,
+    Status,
+    node_run_id,
+    parse_message,
+    project,
 )
-from execution_service.domain import Event, Execution, NodeRun, fold, parse_message
+from execution_service.domain.fold import duration
 from support.events import history, message
 from support.postgres import fresh_database
 
@@ -89,6 +92,8 @@ def test_a_prisma_schema_gets_its_own_tables() -> None:
 
 # Rows as 0001/0002 stored them: provenance as jsonb, stamps as [µs since the epoch, key].
 _EPOCH_IN_YEAR_ONE_US = 62135596800000000
+_LATEST = (1 << 63) - 1
+_TURNED = bytes(range(255, -1, -1))
 _OLD_EXECUTION = ("id", "workflow_id", "user_id", "status", "attempt", "started_at",
                   "completed_at", "duration", "error", "input", "output", "metadata",
                   "retry_of", "provenance")  # fmt: skip
@@ -97,21 +102,32 @@ _OLD_NODE_RUN = ("id", "execution_id", "node_id", "attempt", "node_type", "node_
                  "duration", "provenance")  # fmt: skip
 
 
-def _old_stamp(new: str) -> list[Any]:
-    return [int(new[:18]) - _EPOCH_IN_YEAR_ONE_US, new[18:]]
+def _old_claim(precedence: bytes, reported: int | None) -> list[Any]:
+    """fold.claim_precedence, told the way 0001 stored it."""
+    attempt, terminal = int.from_bytes(precedence[:4], "big"), precedence[4]
+    if not terminal:
+        return [attempt, 0, 0, "", reported]
+    micros = int.from_bytes(precedence[5:13], "big") - _EPOCH_IN_YEAR_ONE_US
+    return [attempt, 1, micros, precedence[13:].decode(), reported]
 
 
-def _old_row(state: Execution | NodeRun, registers: tuple[str, ...]) -> dict[str, Any]:
-    claim = state.claim
-    decided_by = _old_stamp(stamp(claim.decided_by)) if claim.phase else [0, ""]
-    old_claim = [claim.attempt, int(claim.phase), *decided_by, claim.duration]
-    provenance: dict[str, Any] = {"claim": old_claim}
-    for name in registers:
-        reg = getattr(state, name)
-        if reg is not None:
-            provenance[name] = _old_stamp(stamp(reg.set_by))
-    row = state.visible_fields() | {"provenance": provenance}
+def _old_stamp(precedence: bytes) -> list[Any]:
+    """fold.earliest_precedence, told the way 0001 stored it."""
+    micros = _LATEST - int.from_bytes(precedence[:8], "big") - _EPOCH_IN_YEAR_ONE_US
+    return [micros, precedence[8:-1].translate(_TURNED).decode()]
+
+
+def _old_row(layout: Layout, state: list[Any], key: dict[str, Any]) -> dict[str, Any]:
+    fields = layout.as_dict(state)
+    provenance = {"claim": _old_claim(fields["claim_precedence"], fields["reported_duration"])}
+    for register in layout.registers[1:]:
+        if fields[f"{register.name}_precedence"]:
+            provenance[register.name] = _old_stamp(fields[f"{register.name}_precedence"])
+    row = {k: v for k, v in fields.items() if not k.endswith("_precedence")} | key
+    row["duration"] = duration(fields["status"], fields.pop("reported_duration"),
+                               fields["started_at"], fields["completed_at"])  # fmt: skip
     row["status"] = row["status"].value
+    row["provenance"] = provenance
     return {k: Jsonb(v) if k in ("input", "output", "metadata", "provenance") else v
             for k, v in row.items()}  # fmt: skip
 
@@ -123,28 +139,39 @@ def _insert(conn: psycopg.Connection[Any], table: str, columns: tuple[str, ...],
         conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", row)
 
 
-def test_0003_keeps_the_state_of_rows_written_before_it_and_gives_it_back() -> None:
+def _states(layout: Layout, rows: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[Status(r[s]) if s == "status" else r[s] for s in layout.slots] for r in rows]
+
+
+def test_rows_written_before_0003_keep_their_state_through_every_migration_and_back() -> None:
+    """0003 turned 0001's provenance into stamps, 0008 stamps into precedences; rolling both
+    back gives the rows as they were."""
     messages = history(executions=4, nodes=3) + [
         message("execution.node.started", {"executionId": "orphan", "nodeId": "n"}, ms=5)
     ]
-    state = fold(e for e in map(parse_message, messages) if isinstance(e, Event))
+    state = project(e for e in map(parse_message, messages) if isinstance(e, Event))
+    old_executions = [
+        _old_row(EXECUTION, s, {"id": x}) for x, s in sorted(state.executions.items())
+    ]
+    old_runs = [
+        _old_row(NODE_RUN, s, {"id": node_run_id(k), "execution_id": k[0], "node_id": k[1],
+                               "attempt": k[2]})
+        for k, s in sorted(state.node_runs.items())
+    ]  # fmt: skip
     with fresh_database(migrate=False) as url:
         apply_migrations(url)
         rollback_migrations(url, count=len(applied_since_0003(url)))
-        old_executions = [_old_row(e, EXECUTION_REGISTERS) for e in state.executions.values()]
-        old_runs = [_old_row(r, NODE_RUN_REGISTERS) for r in state.node_runs.values()]
         with psycopg.connect(url.url(), row_factory=dict_row) as conn:
             _insert(conn, "executions", _OLD_EXECUTION, old_executions)
             _insert(conn, "execution_logs", _OLD_NODE_RUN, old_runs)
         assert apply_migrations(url)[0] == "0003_set_wise_merge"
         with psycopg.connect(url.url(), row_factory=dict_row) as conn:
-            executions = conn.execute("SELECT * FROM executions").fetchall()
-            runs = conn.execute("SELECT * FROM execution_logs").fetchall()
-        assert {r["id"]: execution_from_row(r) for r in executions} == state.executions
-        assert {(r["execution_id"], r["node_id"], r["attempt"]): node_run_from_row(r)
-                for r in runs} == state.node_runs  # fmt: skip
-        derived = {r["id"]: r["duration"] for r in executions}
-        assert derived == {i: e.duration for i, e in state.executions.items()}
+            executions = conn.execute("SELECT * FROM executions ORDER BY id").fetchall()
+            runs = conn.execute(
+                "SELECT * FROM execution_logs ORDER BY execution_id, node_id, attempt"
+            ).fetchall()
+        assert _states(EXECUTION, executions) == [s for _, s in sorted(state.executions.items())]
+        assert _states(NODE_RUN, runs) == [s for _, s in sorted(state.node_runs.items())]
         assert rollback_migrations(url, count=len(applied_since_0003(url)))[-1] == (
             "0003_set_wise_merge"
         )

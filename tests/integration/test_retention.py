@@ -91,8 +91,9 @@ async def test_a_pass_skips_an_execution_a_batch_is_recording_and_takes_it_next_
     try:
         batch = recording.transaction()
         await batch.start()
-        # what the recorder's first statement does for a batch holding an event of "busy"
-        assert await recording.fetchval("SELECT executions_pruned($1::text[])", ["busy"]) == []
+        # what the recorder's state statement does for a batch holding an event of "busy"
+        pruned = "SELECT pruned FROM executions_pruned($1::text[], -1)"
+        assert await recording.fetchval(pruned, ["busy"]) == []
         pruner = PostgresPruner(database)
         first = await asyncio.wait_for(pruner.prune(LONG_AGO), timeout=10)
         assert first == Pruned(executions=1, node_runs=1, events=4)
@@ -226,3 +227,21 @@ async def test_the_serving_process_prunes_when_retention_is_set_and_stops_cleanl
         nc = await nats_py.connect(nats_url())
         await nc.jetstream().delete_stream(settings.nats_stream)
         await nc.close()
+
+
+async def test_a_writer_forgets_what_it_knew_once_tombstones_are_deleted(
+    database: Database,
+) -> None:
+    """A recorder that wrote an execution knows it is stored and does not write it again for a
+    node report. If the execution is pruned and its tombstone deleted, with no event for it in
+    between, a late node report brings it back whole, not as a node run of nothing."""
+    store = BothSides(database)
+    await record_events(store, finished("gone").messages)
+    pruner = PostgresPruner(database)
+    assert (await pruner.prune(LONG_AGO) or Pruned()).executions == 1
+    everything = Cutoffs(tombstones_before=datetime.now(UTC) + timedelta(days=1))
+    assert await pruner.prune(everything) == Pruned(tombstones=1)
+    late = Workflow("gone", 10).node("late", 1, 2).messages
+    assert (await record_events(store, late)).outcomes == [Outcome.APPLIED] * 2
+    again = await store.execution("gone")
+    assert again is not None and (again.status.value, again.nodes.total) == ("RUNNING", 1)

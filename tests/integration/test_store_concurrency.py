@@ -83,8 +83,8 @@ async def test_updated_at_is_never_before_created_at_with_two_batches_in_flight(
         # an uncommitted insert of the first batch's event key holds that batch at its start
         await blocker.execute("BEGIN")
         await blocker.execute(
-            """INSERT INTO execution_events (event_key, execution_id, subject, occurred_at,
-                   payload) VALUES ($1, 'e1', 'execution.completed', now(), '')""",
+            """INSERT INTO execution_events (event_key, execution_id, subject, payload)
+                   VALUES ($1, 'e1', 'execution.completed', '')""",
             json.loads(completed.data)["eventId"],
         )
         held = asyncio.ensure_future(record_events(first, [completed, node_completed, poison]))

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
+from unittest.mock import patch
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from execution_service.adapters.http import serialize
+from execution_service.adapters.nats.decoding import decode_event_body
 from execution_service.domain import (
     Event,
     EventKind,
@@ -15,6 +20,7 @@ from execution_service.domain import (
     RawMessage,
     Rejected,
     RetryRequest,
+    events,
     parse_message,
 )
 from execution_service.domain.events import format_time, parse_time
@@ -234,3 +240,140 @@ def test_a_retry_request_reads_the_same_time_published_and_served() -> None:
     served = serialize.retry_request(request)["requestedAt"]
     assert published["data"]["requestedAt"] == published["timestamp"] == served
     assert served == "2026-11-25T10:00:03.120Z"
+
+
+# Each field mostly well-formed, sometimes not: the fast path must take a well-formed event to
+# exactly what the careful one makes, and leave everything else to it.
+_STORABLE = st.characters(exclude_categories=["Cs"])  # what UTF-8 can hold
+
+
+def _mostly(good: st.SearchStrategy[object], odd: st.SearchStrategy[object]) -> Any:
+    return st.integers(0, 11).flatmap(lambda pick: good if pick else odd)
+
+
+_ODD_TEXTS = st.one_of(
+    st.none(),
+    st.just(""),
+    st.text(min_size=250, max_size=260),
+    st.integers(),
+    st.booleans(),
+    st.lists(st.integers(), max_size=1),
+)
+_TEXTS = _mostly(
+    st.text(st.characters(min_codepoint=32, exclude_categories=["Cs"]), min_size=1, max_size=6),
+    _ODD_TEXTS,
+)
+_TIMES = _mostly(
+    st.sampled_from(["2026-11-25T10:00:00.120Z", "2026-11-25T11:00:00+01:00",
+                     "2026-11-25T10:00:00"]),
+    st.one_of(st.none(), st.just("yesterday"), st.just("0001-01-01T00:00:00+01:00"),
+              st.integers()),
+)  # fmt: skip
+_NUMBERS = _mostly(
+    st.integers(1, 3),
+    st.one_of(st.none(), st.integers(-2, 0), st.just(2**31), st.just(2**53 + 1),
+              st.floats(-1, 5), st.booleans(), st.text("1x", max_size=2)),
+)  # fmt: skip
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=4)),
+    lambda inner: st.lists(inner, max_size=2)
+    | st.dictionaries(st.text(max_size=3), inner, max_size=2),
+    max_leaves=4,
+)
+
+
+@st.composite
+def envelopes(draw: st.DrawFn) -> dict[str, object]:
+    data: dict[str, object] = {"executionId": draw(_TEXTS), "nodeId": draw(_TEXTS)}
+    for name in ("workflowId", "userId", "nodeType", "nodeName", "retryOf"):
+        if draw(st.booleans()):
+            data[name] = draw(_TEXTS)
+    for name in ("startedAt", "completedAt", "failedAt", "cancelledAt"):
+        if draw(st.integers(0, 3)) == 0:
+            data[name] = draw(_TIMES)
+    for name in ("attempt", "duration"):
+        if draw(st.booleans()):
+            data[name] = draw(_NUMBERS)
+    for name in ("input", "output", "metadata"):
+        if draw(st.booleans()):
+            data[name] = draw(_JSON)
+    if draw(st.booleans()):
+        data[draw(st.sampled_from(["error", "reason"]))] = draw(
+            st.one_of(_TEXTS, st.fixed_dictionaries({"message": st.text(_STORABLE, max_size=3)}))
+        )
+    envelope: dict[str, object] = {
+        "eventId": draw(_TEXTS),
+        "timestamp": draw(_TIMES),
+        "data": draw(_mostly(st.just(data), _ODD_TEXTS)),
+    }
+    for name in ("correlationId", "causationId"):
+        if draw(st.booleans()):
+            envelope[name] = draw(_TEXTS)
+    if draw(st.booleans()):
+        envelope["eventType"] = draw(st.sampled_from([k.value for k in EventKind]))
+    return envelope
+
+
+@settings(max_examples=500)
+@given(st.sampled_from([k.value for k in EventKind]), envelopes())
+def test_the_fast_path_makes_the_event_the_careful_one_makes(
+    subject: str, envelope: dict[str, object]
+) -> None:
+    # as a producer writes it, escaping only what JSON must: escapes take the careful way
+    message = RawMessage(subject, json.dumps(envelope, ensure_ascii=False).encode(), {}, "S", 7)
+    fast = parse_message(message, fast=decode_event_body)
+    with patch.object(events, "_plain_event", lambda *_: None):
+        careful = parse_message(message)
+    assert fast == careful
+    event(f"fast path took it: {events._plain_event(*_parts(message)) is not None}")
+
+
+def _parts(message: RawMessage) -> tuple[Any, ...]:
+    envelope = json.loads(message.data)
+    kind = EventKind(message.subject)
+    return (kind, envelope, message.data) if isinstance(envelope, dict) else (kind, {}, b"")
+
+
+_BASE = {"eventId": "k1", "timestamp": TS,
+         "data": {"executionId": "e1", "nodeId": "n1", "attempt": 2, "duration": 5}}  # fmt: skip
+_ODD_FIELDS = [
+    ("data", "attempt", 0),
+    ("data", "attempt", True),
+    ("data", "attempt", 1.0),
+    ("data", "attempt", 2**31),
+    ("data", "duration", -1),
+    ("data", "duration", 2**53 + 1),
+    ("data", "duration", 1.5),
+    ("data", "duration", False),
+    ("data", "error", {"message": "m"}),
+    ("data", "error", 3),
+    ("data", "reason", "r"),
+    ("data", "executionId", ""),
+    ("data", "executionId", 7),
+    ("data", "nodeId", None),
+    ("data", "nodeType", ""),
+    ("data", "nodeName", "n" * 257),
+    ("data", "startedAt", "2026-11-25T10:00:00"),
+    ("data", "completedAt", "nope"),
+    ("", "eventId", "k" * 257),
+    ("", "eventId", ""),
+    ("", "eventId", 5),
+    ("", "timestamp", None),
+    ("", "timestamp", "2026-11-25T11:00:00+01:00"),
+    ("", "eventType", "execution.started"),
+    ("", "correlationId", 1),
+    ("", "data", []),
+]
+
+
+@pytest.mark.parametrize(("where", "name", "value"), _ODD_FIELDS)
+@pytest.mark.parametrize("subject", ["execution.node.completed", "execution.failed"])
+def test_the_fast_path_leaves_each_odd_field_as_the_careful_one_judges_it(
+    subject: str, where: str, name: str, value: object
+) -> None:
+    envelope = json.loads(json.dumps(_BASE))
+    (envelope[where] if where else envelope)[name] = value
+    message = RawMessage(subject, json.dumps(envelope).encode())
+    fast = parse_message(message, fast=decode_event_body)
+    with patch.object(events, "_plain_event", lambda *_: None):
+        assert fast == parse_message(message)

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import attrs
 
-from execution_service.domain.events import Event, RawMessage
+from execution_service.domain.events import Event, EventIdentity, RawMessage
 from execution_service.domain.views import (
     DeadLetter,
     DeadLetterFilter,
@@ -30,11 +30,11 @@ class Unavailable(Exception):
 
 @attrs.frozen
 class Recorded:
-    """What became of a batch's events: the keys of those recorded for the first time, and of
-    those ignored because their execution had been pruned (retention.py)."""
+    """What became of a batch's events, by Event.identity: those recorded for the first time,
+    and those ignored because their execution had been pruned (retention.py)."""
 
-    applied: frozenset[str]
-    of_pruned_executions: frozenset[str] = frozenset()
+    applied: frozenset[EventIdentity]
+    of_pruned_executions: frozenset[EventIdentity] = frozenset()
 
 
 class ExecutionRecorder(Protocol):
@@ -42,7 +42,7 @@ class ExecutionRecorder(Protocol):
     concurrent tasks."""
 
     async def record(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]) -> Recorded:
-        """Atomically store the events not seen before (by key), bring their executions and
+        """Atomically store the events not seen before (by identity), bring their executions and
         node runs to the fold of all their events, and store the dead letters (a repeated
         key counts up). Events of an execution that was pruned are left out. Says which
         events were new, and which were left out."""

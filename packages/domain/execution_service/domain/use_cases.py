@@ -13,13 +13,13 @@ from execution_service.domain.events import (
     MAX_EVENT_BYTES,
     REPLAY_OF_HEADER,
     Event,
+    EventIdentity,
     FastDecoder,
     Ignored,
     RawMessage,
     Rejected,
     parse_message,
 )
-from execution_service.domain.model import Status
 from execution_service.domain.ports import (
     Clock,
     ExecutionQueries,
@@ -27,6 +27,7 @@ from execution_service.domain.ports import (
     ReplayPublisher,
     RetryPublisher,
 )
+from execution_service.domain.status import Status
 from execution_service.domain.views import (
     DeadLetter,
     DeadLetterFilter,
@@ -65,9 +66,14 @@ class Outcome(enum.Enum):
 class BatchReport:
     outcomes: Sequence[Outcome]
     rejections: Sequence[DeadLetter]
+    _tally: Counter[Outcome] = attrs.field(init=False)
+
+    @_tally.default
+    def _count(self) -> Counter[Outcome]:
+        return Counter(self.outcomes)
 
     def count(self, outcome: Outcome) -> int:
-        return Counter(self.outcomes)[outcome]
+        return self._tally[outcome]
 
 
 async def record_events(
@@ -78,26 +84,32 @@ async def record_events(
 ) -> BatchReport:
     """Record a batch in one unit of work; say per message what became of it."""
     parsed = [parse_message(message, max_bytes, fast) for message in messages]
-    events: dict[str, Event] = {}
-    for item in parsed:
-        if isinstance(item, Event):
-            events.setdefault(item.key, item)
-    rejections = [
-        DeadLetter(item.key, message.subject, message.data, dict(message.headers), item.reason)
-        for item, message in zip(parsed, messages, strict=True)
-        if isinstance(item, Rejected)
-    ]
+    events: dict[EventIdentity, Event] = {}
+    rejections = []
+    for item, message in zip(parsed, messages, strict=True):
+        if type(item) is Event:
+            events.setdefault((item.execution_id, item.key), item)
+        elif type(item) is Rejected:
+            rejections.append(
+                DeadLetter(item.key, message.subject, message.data, dict(message.headers),
+                           item.reason)
+            )  # fmt: skip
     recorded = await recorder.record(list(events.values()), rejections)
     applied, pruned = recorded.applied, recorded.of_pruned_executions
     outcomes = []
-    claimed: set[str] = set()
+    claimed: set[EventIdentity] = set()
     for item in parsed:
         if isinstance(item, Rejected):
             outcomes.append(Outcome.REJECTED)
-        elif isinstance(item, Ignored) or item.key in pruned:
+            continue
+        if isinstance(item, Ignored):
             outcomes.append(Outcome.IGNORED)
-        elif item.key in applied and item.key not in claimed:
-            claimed.add(item.key)
+            continue
+        identity = (item.execution_id, item.key)
+        if identity in pruned:
+            outcomes.append(Outcome.IGNORED)
+        elif identity in applied and identity not in claimed:
+            claimed.add(identity)
             outcomes.append(Outcome.APPLIED)
         else:
             outcomes.append(Outcome.DUPLICATE)

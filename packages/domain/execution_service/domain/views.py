@@ -10,7 +10,9 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from execution_service.domain.events import JSON, format_time
-from execution_service.domain.model import Status
+from execution_service.domain.fold import duration
+from execution_service.domain.identity import node_run_id
+from execution_service.domain.status import Status
 
 T = TypeVar("T")
 
@@ -156,6 +158,26 @@ class ExecutionView:
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def of(
+        cls,
+        fields: Mapping[str, Any],
+        nodes: NodeCounts,
+        created_at: datetime,
+        updated_at: datetime,
+    ) -> ExecutionView:
+        """From a state's fields by name (fold.EXECUTION's, or a store's columns of the same
+        names), the execution's id among them."""
+        status = fields["status"]
+        status = status if isinstance(status, Status) else Status(status)
+        started, completed = fields["started_at"], fields["completed_at"]
+        return cls(
+            fields["id"], fields["workflow_id"], fields["user_id"], status, fields["attempt"],
+            started, completed, duration(status, fields["reported_duration"], started, completed),
+            fields["error"], fields["input"], fields["output"], fields["metadata"],
+            fields["retry_of"], nodes, created_at, updated_at,
+        )  # fmt: skip
+
 
 @attrs.frozen
 class NodeRunView:
@@ -174,6 +196,28 @@ class NodeRunView:
     duration: int | None
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(
+        cls, fields: Mapping[str, Any], created_at: datetime, updated_at: datetime
+    ) -> NodeRunView:
+        """From a state's fields by name (fold.NODE_RUN's, or a store's columns of the same
+        names), the run's execution id, node id and attempt among them."""
+        status = fields["status"]
+        status = status if isinstance(status, Status) else Status(status)
+        execution_id, node_id, attempt = (
+            fields["execution_id"],
+            fields["node_id"],
+            fields["attempt"],
+        )
+        started, completed = fields["started_at"], fields["completed_at"]
+        return cls(
+            node_run_id((execution_id, node_id, attempt)), execution_id, node_id, attempt,
+            fields["node_type"], fields["node_name"], status, fields["input"], fields["output"],
+            fields["error"], started, completed,
+            duration(status, fields["reported_duration"], started, completed),
+            created_at, updated_at,
+        )  # fmt: skip
 
 
 @attrs.frozen

@@ -10,18 +10,20 @@ from typing import Any, TypeVar
 import attrs
 
 from execution_service.domain import (
+    EXECUTION,
+    NODE_RUN,
     Clock,
     Cutoffs,
     DeadLetter,
     DeadLetterFilter,
     Event,
-    Execution,
+    EventIdentity,
     ExecutionFilter,
     ExecutionOrder,
     ExecutionView,
     NodeCounts,
-    NodeRun,
     NodeRunFilter,
+    NodeRunKey,
     NodeRunView,
     Page,
     Paged,
@@ -30,11 +32,12 @@ from execution_service.domain import (
     RawMessage,
     Recorded,
     RetryRequest,
+    State,
     Status,
     Unavailable,
-    merge,
+    fold,
+    join,
 )
-from execution_service.domain.model import NodeRunKey, node_run_key
 
 T = TypeVar("T")
 
@@ -47,9 +50,9 @@ class MemoryStore:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self.available = True
-        self._events: dict[str, Event] = {}
-        self._executions: dict[str, Execution] = {}
-        self._node_runs: dict[NodeRunKey, NodeRun] = {}
+        self._events: dict[EventIdentity, Event] = {}
+        self._executions: dict[str, State] = {}
+        self._node_runs: dict[NodeRunKey, State] = {}
         self._stamps: dict[object, tuple[datetime, datetime]] = {}  # created, updated
         self._dead_letters: dict[str, DeadLetter] = {}
         self._retries: dict[tuple[str, int], RetryRequest] = {}
@@ -62,27 +65,28 @@ class MemoryStore:
     async def record(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]) -> Recorded:
         self._check()
         now = self._clock.now()
-        new: dict[str, Event] = {}
-        of_pruned = frozenset(e.key for e in events if e.execution_id in self._tombstones)
+        new: dict[EventIdentity, Event] = {}
+        of_pruned = frozenset(e.identity for e in events if e.execution_id in self._tombstones)
         # In key order, as the history port promises for the events of one batch.
         for event in sorted(events, key=lambda e: e.key):
-            if event.key not in self._events and event.key not in of_pruned:
-                new.setdefault(event.key, event)
-        executions = {
-            e.execution_id: self._executions[e.execution_id]
-            for e in new.values()
-            if e.execution_id in self._executions
-        }
-        node_runs = {
-            key: self._node_runs[key]
-            for key in (node_run_key(e) for e in new.values() if e.kind.is_node)
-            if key in self._node_runs
-        }
-        merge(executions, node_runs, new.values())
+            if event.identity not in self._events and event.identity not in of_pruned:
+                new.setdefault(event.identity, event)
+        batch = fold(new.values())
+        executions = batch.all_executions()
+        node_runs = batch.node_runs
+        for execution_id, state in executions.items():
+            stored = self._executions.get(execution_id)
+            self._executions[execution_id] = (
+                state if stored is None else join(EXECUTION, stored, state)
+            )
+        for run_key, run in node_runs.items():
+            stored_run = self._node_runs.get(run_key)
+            self._node_runs[run_key] = (
+                run if stored_run is None else join(NODE_RUN, stored_run, run)
+            )
         self._events.update(new)
-        self._executions.update(executions)
-        self._node_runs.update(node_runs)
-        for key in [*executions, *node_runs]:
+        touched: list[object] = [*executions, *node_runs]
+        for key in touched:
             created = self._stamps.get(key, (now, now))[0]
             self._stamps[key] = (created, now)
         for letter in dead_letters:
@@ -100,17 +104,19 @@ class MemoryStore:
         self._check()
         finished = cutoffs.executions_finished_before
         doomed = {
-            e.id
-            for e in self._executions.values()
+            execution_id
+            for execution_id, e in map(_fields, self._executions.items())
             if finished is not None
-            and e.status.is_terminal
-            and e.claim.at is not None
-            and e.claim.at < finished
+            and e["status"].is_terminal
+            and e["completed_at"] is not None
+            and e["completed_at"] < finished
             # a retry requested for a later attempt: being resumed, not done
-            and not any(x == e.id and attempt > e.attempt for x, attempt in self._retries)
+            and not any(
+                x == execution_id and attempt > e["attempt"] for x, attempt in self._retries
+            )
         }
-        runs = [k for k, r in self._node_runs.items() if r.execution_id in doomed]
-        events = [k for k, e in self._events.items() if e.execution_id in doomed]
+        runs = [k for k in self._node_runs if k[0] in doomed]
+        events = [k for k in self._events if k[0] in doomed]
         retries = [k for k in self._retries if k[0] in doomed]
         letters = [
             k
@@ -141,8 +147,9 @@ class MemoryStore:
 
     async def execution(self, execution_id: str) -> ExecutionView | None:
         self._check()
-        execution = self._executions.get(execution_id)
-        return None if execution is None else self._execution_view(execution)
+        if execution_id not in self._executions:
+            return None
+        return self._execution_view(execution_id)
 
     async def executions(
         self,
@@ -165,14 +172,9 @@ class MemoryStore:
 
     def _ordered(self, where: ExecutionFilter, order: ExecutionOrder) -> list[ExecutionView]:
         views = [
-            self._execution_view(e)
-            for e in self._executions.values()
-            if where.admits(
-                e.status,
-                e.visible_fields()["workflow_id"],
-                e.visible_fields()["user_id"],
-                e.visible_fields()["started_at"],
-            )
+            self._execution_view(execution_id)
+            for execution_id, e in map(_fields, self._executions.items())
+            if where.admits(e["status"], e["workflow_id"], e["user_id"], e["started_at"])
         ]
         return sorted(views, key=lambda v: _sort_key(order, _time(order, v), v.id))
 
@@ -182,26 +184,22 @@ class MemoryStore:
         self._check()
         runs = sorted(
             (
-                r
-                for r in self._node_runs.values()
-                if r.execution_id == execution_id and where.admits(r.status, r.node_id, r.attempt)
+                self._node_run_view(key)
+                for key, r in map(_run_fields, self._node_runs.items())
+                if key[0] == execution_id and where.admits(r["status"], key[1], key[2])
             ),
-            key=lambda r: (_unknown_last(r.visible_fields()["started_at"]), r.node_id, r.attempt),
+            key=lambda r: (_unknown_last(r.started_at), r.node_id, r.attempt),
         )
-        return _paged([self._node_run_view(r) for r in runs], page)
+        return _paged(runs, page)
 
     async def failed_node(self, execution_id: str, attempt: int) -> str | None:
         self._check()
         failed = [
-            run
-            for run in self._node_runs.values()
-            if run.execution_id == execution_id
-            and run.attempt == attempt
-            and run.status is Status.FAILED
+            (_unknown_last(r["completed_at"]), key[1])
+            for key, r in map(_run_fields, self._node_runs.items())
+            if key[0] == execution_id and key[2] == attempt and r["status"] is Status.FAILED
         ]
-        if not failed:
-            return None
-        return min(failed, key=lambda r: (_unknown_last(r.claim.at), r.node_id)).node_id
+        return min(failed)[1] if failed else None
 
     async def history(self, execution_id: str) -> Sequence[RawMessage]:
         self._check()
@@ -247,36 +245,37 @@ class MemoryStore:
         self._check()
         return self._retries.setdefault((request.execution_id, request.attempt), request)
 
-    def _execution_view(self, execution: Execution) -> ExecutionView:
-        latest: dict[str, NodeRun] = {}
-        for run in self._node_runs.values():
-            if run.execution_id == execution.id:
-                if run.node_id not in latest or run.attempt > latest[run.node_id].attempt:
-                    latest[run.node_id] = run
-        statuses = [run.status for run in latest.values()]
+    def _execution_view(self, execution_id: str) -> ExecutionView:
+        latest: dict[str, tuple[int, Status]] = {}
+        for (x, node_id, attempt), run in map(_run_fields, self._node_runs.items()):
+            if x == execution_id and (node_id not in latest or attempt > latest[node_id][0]):
+                latest[node_id] = (attempt, run["status"])
+        statuses = [status for _, status in latest.values()]
         counts = NodeCounts(
             total=len(statuses),
             running=statuses.count(Status.RUNNING),
             completed=statuses.count(Status.COMPLETED),
             failed=statuses.count(Status.FAILED),
         )
-        created, updated = self._stamps[execution.id]
-        return ExecutionView(
-            **execution.visible_fields(), nodes=counts, created_at=created, updated_at=updated
-        )
+        fields = EXECUTION.as_dict(self._executions[execution_id]) | {"id": execution_id}
+        return ExecutionView.of(fields, counts, *self._stamps[execution_id])
 
-    def _node_run_view(self, run: NodeRun) -> NodeRunView:
-        created, updated = self._stamps[run.key]
-        return NodeRunView(**run.visible_fields(), created_at=created, updated_at=updated)
+    def _node_run_view(self, key: NodeRunKey) -> NodeRunView:
+        fields = NODE_RUN.as_dict(self._node_runs[key])
+        fields |= dict(zip(("execution_id", "node_id", "attempt"), key, strict=True))
+        return NodeRunView.of(fields, *self._stamps[key])
+
+
+def _fields(item: tuple[str, State]) -> tuple[str, dict[str, Any]]:
+    return item[0], EXECUTION.as_dict(item[1])
+
+
+def _run_fields(item: tuple[NodeRunKey, State]) -> tuple[NodeRunKey, dict[str, Any]]:
+    return item[0], NODE_RUN.as_dict(item[1])
 
 
 def _older(value: datetime | None, cutoff: datetime | None) -> bool:
     return cutoff is not None and value is not None and value < cutoff
-
-
-def _known(value: datetime | None) -> tuple[bool, Any]:
-    """Sorts unknown times below every known one."""
-    return (value is not None, value)
 
 
 def _time(order: ExecutionOrder, view: ExecutionView) -> datetime | None:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import attrs
 
 from execution_service.adapters.nats.decoding import decode_event_body
-from execution_service.adapters.nats.pull import Delivery, PullConsumer, ack, nak
+from execution_service.adapters.nats.pull import Delivery, PullConsumer, ack, ack_all, nak
 from execution_service.adapters.nats.stream import bind_or_create_stream
 from execution_service.adapters.nats.subjects import Subjects
 from execution_service.domain import (
@@ -41,6 +41,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 log = logging.getLogger(__name__)
+_tuple_new = tuple.__new__
 
 
 @attrs.define
@@ -150,9 +151,7 @@ class EventConsumer:
         if not messages:
             return  # a fetch that expired empty: nothing happened, so nothing to say
         started = time.perf_counter()
-        deliveries = [_delivery(m) for m in messages]
-        raw = [self._raw(m, d) for m, d in zip(messages, deliveries, strict=True)]
-        redelivered = sum(1 for d in deliveries if d is not None and d.delivered > 1)
+        raw, redelivered = self._raw_batch(messages)
         self._observer.batch_fetched(len(messages), redelivered)
         try:
             await self._record(messages, raw)
@@ -213,8 +212,7 @@ class EventConsumer:
         for message, letter in _rejected(raw, report):
             log.warning("rejected %s on %s: %s", letter.key, message.subject, letter.reason)
             await self._publish_dead_letter(message, letter.reason)
-        for msg in messages:
-            await ack(self._nc, msg)
+        await ack_all(self._nc, messages)
         self._observer.batch_recorded([m.subject for m in raw], report)
         self.stats.batches += 1
         self.stats.applied += report.count(Outcome.APPLIED)
@@ -260,12 +258,26 @@ class EventConsumer:
         except TimeoutError:
             pass
 
-    def _raw(self, msg: Msg, delivery: Delivery | None) -> RawMessage:
-        stream, sequence = self.stream, None
-        if delivery is not None:
-            stream, sequence = delivery.stream, delivery.sequence
-        headers = {_storable(k): _storable(v) for k, v in (msg.headers or {}).items()}
-        return RawMessage(self._subjects.local(msg.subject), msg.data, headers, stream, sequence)
+    def _raw_batch(self, messages: Sequence[Msg]) -> tuple[list[RawMessage], int]:
+        """The messages as the event contract sees them, and how many of them had been
+        delivered before."""
+        local, stream = self._subjects.local, self.stream
+        raw = []
+        redelivered = 0
+        for msg in messages:
+            delivery = _delivery(msg)
+            sequence = None
+            if delivery is not None:
+                stream, sequence = delivery.stream, delivery.sequence
+                if delivery.delivered > 1:
+                    redelivered += 1
+            headers = msg.headers
+            kept = {_storable(k): _storable(v) for k, v in headers.items()} if headers else {}
+            # tuple.__new__ skips the NamedTuple's own __new__, a Python function
+            raw.append(
+                _tuple_new(RawMessage, (local(msg.subject), msg.data, kept, stream, sequence))
+            )
+        return raw, redelivered
 
     def _log_batch(self, report: BatchReport, seconds: float) -> None:
         log.info(

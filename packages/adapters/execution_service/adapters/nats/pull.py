@@ -18,22 +18,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-
-import attrs
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import ConnectionClosedError
 
 log = logging.getLogger(__name__)
 
 _ACK = b"+ACK"
+_tuple_new = tuple.__new__
 _SETTLE_SECONDS = 0.002  # after a waiting request's first message, gather its burst
 _REFUSED_PAUSE_SECONDS = 0.1
 
 
-@attrs.frozen
-class Delivery:
+class Delivery(NamedTuple):
     """What the reply subject `$JS.ACK.[<domain>.<account>.]<stream>.<consumer>.<delivered>.
     <stream seq>.<consumer seq>.<time>.<pending>[.<token>]` says about a message."""
 
@@ -44,9 +45,9 @@ class Delivery:
     @classmethod
     def of(cls, reply: str) -> Delivery:
         tokens = reply.split(".")
-        if len(tokens) == 9:  # the original form, without domain and account
-            return cls(tokens[2], int(tokens[5]), int(tokens[4]))
-        return cls(tokens[4], int(tokens[7]), int(tokens[6]))
+        at = 2 if len(tokens) == 9 else 4  # the original form, or with domain and account
+        # tuple.__new__ skips the NamedTuple's own __new__, a Python function: one per message
+        return _tuple_new(cls, (tokens[at], int(tokens[at + 3]), int(tokens[at + 2])))
 
 
 class PullConsumer:
@@ -125,6 +126,19 @@ class PullConsumer:
 async def ack(nc: Client, msg: Msg) -> None:
     """Acknowledge a message of any pull consumer on this connection."""
     await nc.publish(msg.reply, _ACK)
+
+
+async def ack_all(nc: Client, messages: Sequence[Msg]) -> None:
+    """Acknowledge a batch: the +ACK of each message, as `publish` writes it, handed to the
+    client's outgoing buffer in one piece. `publish` per message (three coroutines, the
+    command built, the buffer counted) cost about 2 µs of CPU each, a tenth of what the
+    service spends per event; nats-py has no public call for many messages. The buffer is
+    the client's own, so a reconnection sends it as it would any publish."""
+    if nc.is_closed:
+        raise ConnectionClosedError
+    commands = b"".join([b"PUB %s 4\r\n+ACK\r\n" % m.reply.encode() for m in messages])
+    await nc._send_command(commands)
+    await nc._flush_pending()
 
 
 async def nak(nc: Client, msg: Msg, delay: float) -> None:

@@ -40,18 +40,38 @@ _PASSING = (
 _encode_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def encode_json(value: object) -> str:
+def json_bytes(value: object) -> bytes:
     """orjson, several times faster, for what it takes; the standard library for what it
-    refuses (an integer beyond 64 bits, a lone surrogate), which jsonb then judges as before."""
+    refuses (an integer beyond 64 bits, a lone surrogate), which PostgreSQL then judges."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value)
     except orjson.JSONEncodeError:
-        return _encode_json(value)
+        return _encode_json(value).encode(errors="surrogatepass")
+
+
+def encode_json(value: object) -> str:
+    return json_bytes(value).decode(errors="surrogatepass")
+
+
+def _jsonb_bytes(value: object) -> bytes:
+    return b"\x01" + json_bytes(value)  # jsonb's binary form: a version byte, then the text
+
+
+def _jsonb_value(data: bytes) -> object:
+    return json.loads(data[1:])
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    # decoded by the standard library: orjson reads an integer beyond 64 bits as a float
-    await conn.set_type_codec("jsonb", encoder=encode_json, decoder=json.loads, schema="pg_catalog")
+    # Binary, so that rows of composite types with JSON in them can be sent (asyncpg encodes a
+    # composite only in binary); decoded by the standard library: orjson reads an integer
+    # beyond 64 bits as a float.
+    await conn.set_type_codec(
+        "json", encoder=json_bytes, decoder=json.loads, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_bytes, decoder=_jsonb_value, schema="pg_catalog",
+        format="binary",
+    )  # fmt: skip
 
 
 async def _release(conn: asyncpg.Connection) -> None:

@@ -17,17 +17,19 @@ _OS_USER = "pgserver"
 _START_ATTEMPTS = 3
 
 
-def _ensure_os_user() -> None:
-    """Started by root, pgserver runs PostgreSQL as the OS user `pgserver` and creates it on
-    first use; processes starting at once (parallel test files) would race on useradd."""
+def server_os_user() -> str | None:
+    """The OS user PostgreSQL runs as: started by root, pgserver runs it as `pgserver` and
+    creates that user on first use (under a lock: processes starting at once, such as
+    parallel test files, would race on useradd). None when not root."""
     if os.geteuid() != 0:
-        return
+        return None
     with open("/tmp/.execution-service-pgserver-user.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             pwd.getpwnam(_OS_USER)
         except KeyError:
             subprocess.run(["useradd", "-s", "/bin/bash", _OS_USER], check=True)
+    return _OS_USER
 
 
 class EmbeddedPostgres:
@@ -41,7 +43,7 @@ class EmbeddedPostgres:
         """The server's own `postgres` database, to create others from."""
         import pgserver
 
-        _ensure_os_user()
+        server_os_user()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         for attempt in range(1, _START_ATTEMPTS + 1):
             try:

@@ -56,10 +56,7 @@ class PostgresPruner(Connected):
     async def _pass(self, raw: asyncpg.Connection, cutoffs: Cutoffs) -> Pruned:
         pruned = Pruned()
         if cutoffs.tombstones_before is not None:
-            n = await _delete_oldest(
-                raw, "execution_tombstones", "execution_id", "pruned_at",
-                cutoffs.tombstones_before, self._max_rows,
-            )  # fmt: skip
+            n = await _delete_tombstones(raw, cutoffs.tombstones_before, self._max_rows)
             pruned += Pruned(tombstones=n)
         if cutoffs.executions_finished_before is not None:
             pruned += await self._prune_executions(raw, cutoffs.executions_finished_before)
@@ -123,6 +120,34 @@ async def _delete_executions(raw: asyncpg.Connection, ids: list[str], before: da
     )
     node_runs, events, retries, executions = counts
     return Pruned(executions, node_runs, events, retries)
+
+
+async def _delete_tombstones(raw: asyncpg.Connection, before: datetime, limit: int) -> int:
+    """Tombstones older than `before`, a transaction per `limit`: each under its execution's
+    lock, taken without waiting (a batch recording that execution keeps its tombstone for the
+    next pass), and with the tombstone generation moved on, so that no writer goes on trusting
+    what it knew of an execution whose tombstone is gone (recorder.py KnownExecutions)."""
+    deleted = 0
+    while True:
+        async with raw.transaction():
+            status = await raw.execute(
+                """WITH oldest AS MATERIALIZED (
+                       SELECT execution_id FROM execution_tombstones WHERE pruned_at < $1
+                       ORDER BY pruned_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+                   free AS MATERIALIZED (
+                       SELECT execution_id FROM oldest
+                       WHERE pg_try_advisory_xact_lock(1163087955, hashtext(execution_id)))
+                   DELETE FROM execution_tombstones
+                   WHERE execution_id IN (SELECT execution_id FROM free)""",
+                before,
+                limit,
+            )
+            n = _rows(status)
+            if n:
+                await raw.execute("SELECT nextval('tombstone_generation')")
+        deleted += n
+        if n < limit:
+            return deleted
 
 
 async def _delete_oldest(

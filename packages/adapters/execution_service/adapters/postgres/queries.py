@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
-import attrs
 
 from execution_service.adapters.postgres.database import Connected
 from execution_service.domain import (
@@ -23,17 +22,16 @@ from execution_service.domain import (
     Position,
     RawMessage,
     RetryRequest,
-    Status,
 )
 
-# What readers see: the columns, without the provenance only merging needs.
+# What readers see: the columns, without the precedences only merging needs.
 _EXECUTION_COLUMNS = (
-    "id, workflow_id, user_id, status, attempt, started_at, completed_at, duration, error,"
-    " input, output, metadata, retry_of, created_at, updated_at"
+    "id, workflow_id, user_id, status, attempt, started_at, completed_at, reported_duration,"
+    " error, input, output, metadata, retry_of, created_at, updated_at"
 )
 _NODE_RUN_COLUMNS = (
-    "id::text AS id, execution_id, node_id, attempt, node_type, node_name, status, input,"
-    " output, error, started_at, completed_at, duration, created_at, updated_at"
+    "execution_id, node_id, attempt, node_type, node_name, status, input, output, error,"
+    " started_at, completed_at, reported_duration, created_at, updated_at"
 )
 RETRY_REQUEST = "SELECT * FROM retry_requests WHERE execution_id = $1 AND attempt = $2"
 # Node counts: distinct nodes, each by its run of the highest attempt.
@@ -293,29 +291,18 @@ def _limit(page: Page) -> str:
     return f"LIMIT {int(page.limit)} OFFSET {int(page.offset)}"
 
 
-def _names(cls: type[Any], computed: Sequence[str]) -> tuple[str, ...]:
-    return tuple(f.name for f in attrs.fields(cls) if f.name not in computed)
-
-
-_EXECUTION_VIEW = _names(ExecutionView, ("status", "nodes"))
-_NODE_RUN_VIEW = _names(NodeRunView, ("status",))
-
-
 def _execution_view(row: Mapping[str, Any]) -> ExecutionView:
-    """A view from the columns of the same names (they hold what the fold computed)."""
     counts = NodeCounts(
         total=row["total"] or 0,
         running=row["running"] or 0,
         completed=row["completed"] or 0,
         failed=row["failed"] or 0,
     )
-    values = {name: row[name] for name in _EXECUTION_VIEW}
-    return ExecutionView(status=Status(row["status"]), nodes=counts, **values)
+    return ExecutionView.of(row, counts, row["created_at"], row["updated_at"])
 
 
 def _node_run_view(row: Mapping[str, Any]) -> NodeRunView:
-    values = {name: row[name] for name in _NODE_RUN_VIEW}
-    return NodeRunView(status=Status(row["status"]), **values)
+    return NodeRunView.of(row, row["created_at"], row["updated_at"])
 
 
 def retry_request(row: Mapping[str, Any]) -> RetryRequest:

@@ -1,55 +1,224 @@
 """The write side on PostgreSQL: recording batches of events, dead letters and retry requests.
 
 Recording a batch is one transaction of a fixed number of round trips, whatever its size:
-insert the events (the primary key finds duplicates), fold the new ones in Python into the
-batch's own state of each node run and execution (the domain's fold), then join those into the
-stored rows with one upsert per table (upserts.py). Nothing is read back into Python. Rows are
-written in key order so that concurrent writers queue rather than deadlock. Triggers keep
-execution_counts (migrations/0003).
+insert its events, fold them meanwhile in Python into the batch's own state of each execution
+and node run (domain/fold.py), then join those into the stored rows and tell live views which
+executions changed, in one statement (upserts.py). Nothing is read back into Python.
+
+- The events go in by COPY, assuming every event is new, as nearly all are, and letting the
+  primary key refuse a duplicate: the batch is then recorded again the careful way, which
+  finds the duplicates (ON CONFLICT DO NOTHING RETURNING) and folds only the new events. Duplicates
+  come in bursts (redeliveries after a crash or a lost ack), so the next batches go the
+  careful way too.
+- The state's statement first waits for any retention pass deleting one of the batch's
+  executions, then leaves out those pruned (migrations/0006) and takes their events out
+  again: their events are never kept, and they are never brought back as partial ones.
+- Most node reports say of their execution only that an attempt runs. An execution this
+  process has seen stored at that attempt or beyond needs no write for them (KnownExecutions).
+- Rows are written in key order so that concurrent writers queue rather than deadlock.
+  Triggers keep execution_counts (migrations/0003, 0006), whoever writes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from operator import itemgetter
 
 import asyncpg
+import attrs
+import orjson
+from databases import Database
 
 from execution_service.adapters.postgres.database import Connected, encode_json
 from execution_service.adapters.postgres.queries import RETRY_REQUEST, retry_request
 from execution_service.adapters.postgres.rows import (
-    CLAIM_COLUMNS,
-    EXECUTION_IN,
-    JSON_COLUMNS,
-    NODE_RUN_IN,
-    Stamps,
-    claim_record,
+    EVENT_IN,
     event_record,
-    execution_record,
-    node_run_record,
+    execution_rows,
+    node_run_rows,
 )
-from execution_service.adapters.postgres.upserts import WRITE_EXECUTIONS, WRITE_NODE_RUNS
-from execution_service.domain import DeadLetter, Event, Recorded, RetryRequest, merge
-from execution_service.domain.model import Claim, Execution, NodeRun, NodeRunKey, node_run_id
+from execution_service.adapters.postgres.upserts import WRITE_STATE
+from execution_service.domain import (
+    DeadLetter,
+    Event,
+    Folded,
+    Recorded,
+    RetryRequest,
+    State,
+    fold,
+    running_state,
+)
+
+log = logging.getLogger(__name__)
+
+# Batches recorded the careful way after a duplicate was found.
+CAREFUL_BATCHES = 20
+# executions_pruned's refusal of a batch planned before tombstones were deleted (0008).
+TOMBSTONES_WENT = "ES001"
+# Under pg_notify's 8000 bytes, with room for one more id of the longest (256 characters).
+_NOTICE_BYTES = 6000
+
+# A duplicate's first delivery is stored: the careful way records only the events not seen.
+_EVENTS_NOT_SEEN = """
+WITH inserted AS (
+    INSERT INTO execution_events (event_key, execution_id, subject, payload)
+    SELECT u.* FROM unnest($1::event_in[]) AS u
+    ON CONFLICT (execution_id, event_key) DO NOTHING RETURNING execution_id, event_key)
+SELECT ARRAY(SELECT execution_id FROM inserted), ARRAY(SELECT event_key FROM inserted)"""
+
+
+class KnownExecutions:
+    """Executions this process has seen stored, each with an attempt it was stored at or
+    beyond: a batch that says only that such an attempt runs has nothing to write for it.
+
+    A stored execution only advances, and only retention deletes one. Its tombstone then keeps
+    its events out, and while it lasts every batch of the execution hears it was pruned (and
+    this forgets it). When tombstones are deleted, the database's tombstone generation moves
+    on, and a batch planned with an older one is refused (migrations/0008): this forgets
+    everything and the batch is recorded again. What is known here is never wrong when used."""
+
+    def __init__(self, most: int = 100_000) -> None:
+        self._most = most
+        self._attempts: dict[str, int] = {}
+        self.generation = -1  # of tombstones, when this was last true; -1 knows nothing
+
+    def holds(self, execution_id: str, attempt: int) -> bool:
+        return self._attempts.get(execution_id, 0) >= attempt
+
+    def note(self, attempts: dict[str, int], generation: int) -> None:
+        if generation != self.generation:
+            self.forget_all()
+            self.generation = generation
+        known = self._attempts
+        for execution_id, attempt in attempts.items():
+            if known.get(execution_id, 0) < attempt:
+                known[execution_id] = attempt
+        while len(known) > self._most:
+            del known[next(iter(known))]  # the first known
+
+    def forget(self, execution_ids: Iterable[str]) -> None:
+        for execution_id in execution_ids:
+            self._attempts.pop(execution_id, None)
+
+    def forget_all(self) -> None:
+        self._attempts.clear()
+        self.generation = -1
+
+
+@attrs.define
+class _Applied:
+    """What a committed batch did and learnt."""
+
+    recorded: Recorded
+    written: dict[str, int] = attrs.field(factory=dict)  # execution id: attempt written
+    pruned: frozenset[str] = frozenset()
+    generation: int | None = None  # of tombstones, as the batch saw it
 
 
 class PostgresRecorder(Connected):
-    async def record(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]) -> Recorded:
-        # the first of each key, in key order
-        unique = sorted({e.key: e for e in reversed(events)}.values(), key=_key)
-        letters = _count_by_key(dead_letters)
+    def __init__(
+        self, database: Database, max_retries: int = 8, known: KnownExecutions | None = None
+    ) -> None:
+        super().__init__(database, max_retries)
+        self._known = known or KnownExecutions()
+        self._careful = 0  # batches still to record the careful way
 
-        async def work(raw: asyncpg.Connection) -> Recorded:
-            recorded = Recorded(frozenset())
+    async def record(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]) -> Recorded:
+        # the first of each event, in key order
+        unique = sorted({e.identity: e for e in reversed(events)}.values(), key=itemgetter(0))
+        letters = _count_by_key(dead_letters)
+        try:
+            return await self._record(unique, letters)
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate != TOMBSTONES_WENT:
+                raise
+            log.info("tombstones were deleted: what this writer knew of executions is forgotten")
+            self._known.forget_all()
+            return await self._record(unique, letters)
+
+    async def _record(
+        self, unique: Sequence[Event], letters: Sequence[tuple[DeadLetter, int]]
+    ) -> Recorded:
+        async def work(raw: asyncpg.Connection, assume_new: bool) -> _Applied:
+            applied = _Applied(Recorded(frozenset()))
             if unique:
-                recorded = await _apply(raw, unique)
+                applied = await self._apply(raw, unique, assume_new)
             if letters:
                 await _record_dead_letters(raw, letters)
-            return recorded
+            return applied
 
-        return await self._in_transaction(work)
+        applied = None
+        if not self._careful:
+            try:
+                applied = await self._in_transaction(lambda raw: work(raw, True))
+            except asyncpg.UniqueViolationError:
+                self._careful = CAREFUL_BATCHES
+        if applied is None:
+            self._careful -= 1
+            applied = await self._in_transaction(lambda raw: work(raw, False))
+        if applied.generation is not None:
+            self._known.note(applied.written, applied.generation)
+            self._known.forget(applied.pruned)
+        return applied.recorded
+
+    async def _apply(
+        self, raw: asyncpg.Connection, batch: Sequence[Event], assume_new: bool
+    ) -> _Applied:
+        """`batch` is in key order: concurrent writers insert shared keys in the same order.
+        Python folds the batch while PostgreSQL stores its events. The events of executions
+        found pruned are taken out again by the state's statement (upserts.py)."""
+        rows = [event_record(e) for e in batch]
+        inserting = asyncio.ensure_future(
+            raw.copy_records_to_table("execution_events", records=rows, columns=EVENT_IN)
+            if assume_new
+            else raw.fetchrow(_EVENTS_NOT_SEEN, rows)
+        )
+        try:
+            await asyncio.sleep(0)  # the events are sent: fold meanwhile
+            folded = fold(batch)
+            inserted = await inserting
+        finally:
+            if not inserting.done():
+                inserting.cancel()
+        if assume_new:
+            applied = frozenset((e.execution_id, e.key) for e in batch)
+        else:
+            applied = frozenset(zip(*inserted, strict=True))
+        if len(applied) < len(batch):
+            if not applied:
+                return _Applied(Recorded(applied))
+            folded = fold(e for e in batch if (e.execution_id, e.key) in applied)
+        generation = self._known.generation  # what the executions to write are judged by
+        executions = self._executions_to_write(folded)
+        result = await raw.fetchrow(
+            WRITE_STATE,
+            node_run_rows(sorted(folded.node_runs.items())),
+            execution_rows(executions),
+            notices([*folded.executions, *folded.running]),
+            generation,
+        )
+        pruned = frozenset(result["pruned"])
+        written = {x: state[2] for x, state in executions if x not in pruned}
+        outcome = _Applied(Recorded(applied), written, pruned, result["generation"])
+        if pruned:
+            left_out = frozenset((e.execution_id, e.key) for e in batch if e.execution_id in pruned)
+            outcome.recorded = Recorded(applied - left_out, left_out)
+        return outcome
+
+    def _executions_to_write(self, folded: Folded) -> list[tuple[str, State]]:
+        """In id order: every execution of which the batch says more than that an attempt
+        runs, and those it says only that of, unless known to be stored that far already."""
+        states = list(folded.executions.items())
+        states += [
+            (x, running_state(attempt))
+            for x, attempt in folded.running.items()
+            if not self._known.holds(x, attempt)
+        ]
+        states.sort(key=itemgetter(0))
+        return states
 
     async def record_retry_request(self, request: RetryRequest) -> RetryRequest:
         async def work(raw: asyncpg.Connection) -> RetryRequest:
@@ -89,114 +258,29 @@ class PostgresRecorder(Connected):
         return bool(status == "DELETE 1")
 
 
-async def _insert_events(
-    raw: asyncpg.Connection, events: Sequence[Event]
-) -> tuple[frozenset[str], frozenset[str]]:
-    """The keys of the events inserted, and the ids of the batch's executions that were
-    pruned, whose events are left out. executions_pruned (migrations/0006) first waits for
-    any pass deleting one of them: in the same statement, so at no extra round trip."""
-    execution_ids = sorted({e.execution_id for e in events})
-    rows = await raw.fetch(
-        """WITH pruned AS (SELECT executions_pruned($2::text[]) AS ids),
-                inserted AS (
-                    INSERT INTO execution_events
-                        (event_key, execution_id, subject, occurred_at, payload)
-                    SELECT u.* FROM unnest($1::event_in[]) AS u
-                    WHERE u.execution_id <> ALL ((SELECT ids FROM pruned)::text[])
-                    ON CONFLICT (event_key) DO NOTHING RETURNING event_key)
-           SELECT event_key, NULL AS pruned FROM inserted
-           UNION ALL SELECT NULL, ids FROM pruned WHERE ids <> '{}'""",
-        [event_record(e) for e in events],
-        execution_ids,
-    )
-    pruned: frozenset[str] = frozenset()
-    keys = []
-    for row in rows:
-        if row["pruned"] is None:
-            keys.append(row["event_key"])
-        else:
-            pruned = frozenset(row["pruned"])
-    return frozenset(keys), pruned
+def notices(execution_ids: Iterable[str]) -> list[str]:
+    """The ids as pg_notify payloads: JSON arrays, each under pg_notify's limit, in id
+    order. Sized by the ids' lengths, then checked, since an id's JSON may be longer."""
+    payloads: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for execution_id in sorted(execution_ids):
+        chunk.append(execution_id)
+        size += len(execution_id) + 3
+        if size > _NOTICE_BYTES:
+            payloads += _payloads(chunk)
+            chunk, size = [], 0
+    if chunk:
+        payloads += _payloads(chunk)
+    return payloads
 
 
-async def _apply(raw: asyncpg.Connection, batch: Sequence[Event]) -> Recorded:
-    """`batch` is in key order: concurrent writers insert shared keys in the same order.
-
-    While PostgreSQL inserts the events, Python folds the batch as if all of them were new
-    (they usually are); if some were duplicates, it folds again without them."""
-    inserting = asyncio.ensure_future(_insert_events(raw, batch))
-    try:
-        await asyncio.sleep(0)  # the insert is sent: fold meanwhile
-        writes = _writes(batch)
-        applied, pruned = await inserting
-    finally:
-        if not inserting.done():
-            inserting.cancel()
-    recorded = Recorded(applied, frozenset(e.key for e in batch if e.execution_id in pruned))
-    if not applied:
-        return recorded
-    if len(applied) < len(batch):
-        writes = _writes([e for e in batch if e.key in applied])
-    for statement, arguments in writes:
-        await raw.execute(statement, *arguments)
-    return recorded
-
-
-# Claim.running's columns (status, claim_rank, claim_stamp) for WRITE_EXECUTIONS' $4-$6.
-_RUNNING = dict(zip(CLAIM_COLUMNS, claim_record(Claim.running(1), Stamps()), strict=True))
-_RUNNING_COLUMNS = [_RUNNING["status"].value, _RUNNING["claim_rank"], _RUNNING["claim_stamp"]]
-
-
-def _writes(events: Sequence[Event]) -> list[tuple[str, list[Any]]]:
-    """The statements that join these events' state into the rows, with their arguments:
-    node runs first, then executions, each in key order."""
-    executions: dict[str, Execution] = {}
-    node_runs: dict[NodeRunKey, NodeRun] = {}
-    merge(executions, node_runs, events)
-    stamps = Stamps()
-    writes: list[tuple[str, list[Any]]] = []
-    if node_runs:
-        records = (
-            node_run_record(node_run_id(key), node_runs[key], stamps) for key in sorted(node_runs)
-        )
-        writes.append((WRITE_NODE_RUNS, [_rows(records, NODE_RUN_IN)]))
-    if executions:
-        running: list[Execution] = []
-        rest: list[tuple[Any, ...]] = []
-        for execution_id in sorted(executions):
-            state = executions[execution_id]
-            if state.says_only_running:
-                running.append(state)
-            else:
-                rest.append(execution_record(state, stamps))
-        arguments: list[Any] = [
-            _rows(rest, EXECUTION_IN),
-            [e.id for e in running],
-            [e.attempt for e in running],
-            *_RUNNING_COLUMNS,
-        ]
-        writes.append((WRITE_EXECUTIONS, arguments))
-    return writes
-
-
-def _rows(records: Iterable[tuple[Any, ...]], names: Sequence[str]) -> list[tuple[Any, ...]]:
-    """Records as the row types node_run_in and execution_in take them: one array of rows per
-    statement, which asyncpg encodes at half the cost of an array per column."""
-    status = names.index("status")
-    json_at = [i for i, name in enumerate(names) if name in JSON_COLUMNS]
-    rows = []
-    for record in records:
-        row = list(record)
-        row[status] = row[status].value
-        for i in json_at:
-            if row[i] is not None:
-                row[i] = encode_json(row[i])
-        rows.append(tuple(row))
-    return rows
-
-
-def _key(event: Event) -> str:
-    return event.key
+def _payloads(ids: list[str]) -> list[str]:
+    payload = orjson.dumps(ids)
+    if len(payload) <= _NOTICE_BYTES + 1024 or len(ids) == 1:
+        return [payload.decode()]
+    half = len(ids) // 2
+    return _payloads(ids[:half]) + _payloads(ids[half:])
 
 
 def _count_by_key(letters: Sequence[DeadLetter]) -> list[tuple[DeadLetter, int]]:
