@@ -9,6 +9,7 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
+import asyncpg
 import nats
 import pytest
 from databases import Database
@@ -22,7 +23,7 @@ from execution_service.adapters.nats import (
     Subjects,
 )
 from execution_service.adapters.nats.pull import PullConsumer
-from execution_service.adapters.postgres import PostgresUrl, create_database
+from execution_service.adapters.postgres import PostgresUrl, apply_migrations, create_database
 from execution_service.domain import (
     DeadLetter,
     Event,
@@ -34,6 +35,7 @@ from execution_service.domain import (
     parse_message,
     record_events,
 )
+from support.crash import CrashablePostgres
 from support.events import at, history, message
 from support.nats import Isolated, isolated_nats, settled, wait_until
 from support.postgres import BothSides
@@ -416,3 +418,61 @@ async def test_the_durable_lets_several_replicas_each_hold_their_batches_in_flig
         assert [len(batch) for batch in batches] == [500] * 6
         for pull in pulls:
             await pull.stop()
+
+
+async def test_postgres_killed_whole_mid_stream_keeps_everything_acknowledged() -> None:
+    """PostgreSQL itself dies (SIGKILL to the postmaster and every backend, as in a power
+    loss) while events flow. Everything JetStream holds as acknowledged when it died is
+    still stored after crash recovery, and once it is back every event applies once."""
+    server = CrashablePostgres()
+    try:
+        url = server.start().with_database("postgres")
+        apply_migrations(url)
+        database = create_database(url)
+        await database.connect()
+        events = history(executions=60, nodes=4)
+        sent: dict[int, tuple[str, str]] = {}  # stream sequence: the event's identity
+        async with isolated_nats(batch_size=20) as env:
+            consumer = EventConsumer(env.nc, BothSides(database), env.subjects, env.settings)
+            await consumer.start()
+            task = asyncio.create_task(consumer.run())
+            js = env.nc.jetstream()
+
+            async def publish_steadily() -> None:
+                for m in events:
+                    ack = await js.publish(env.subjects.prefix + m.subject, m.data)
+                    event = parse_message(m)
+                    assert isinstance(event, Event)
+                    sent[ack.seq] = event.identity
+                    await asyncio.sleep(0.005)
+
+            publishing = asyncio.create_task(publish_steadily())
+            await wait_until(lambda: consumer.stats.applied >= 150, what="some applied")
+            assert server.kill() > 1
+            await asyncio.sleep(1)  # the acks of batches committed before the kill land
+            info = await js.consumer_info(str(consumer.stream), env.settings.durable)
+            floor = info.ack_floor.stream_seq
+            acknowledged = {identity for seq, identity in sent.items() if seq <= floor}
+            server.start()
+            stored = await _stored(url)
+            assert 150 <= len(acknowledged) < len(events)
+            assert acknowledged <= stored, sorted(acknowledged - stored)[:5]
+            await publishing
+            await wait_until(lambda: consumer.stats.applied == len(events), timeout=60,
+                             what="every event applied once PostgreSQL is back")  # fmt: skip
+            consumer.stop()
+            await task
+        assert len(await _stored(url)) == len(events)
+        assert await snapshot(BothSides(database)) == await expected(events)
+        await database.disconnect()
+    finally:
+        server.stop()
+
+
+async def _stored(url: PostgresUrl) -> set[tuple[str, str]]:
+    conn = await asyncpg.connect(**url.connect_kwargs())
+    try:
+        rows = await conn.fetch("SELECT execution_id, event_key FROM execution_events")
+        return {(r["execution_id"], r["event_key"]) for r in rows}
+    finally:
+        await conn.close()
