@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 import urllib.error
@@ -63,8 +64,15 @@ def http(
 
 class Service:
     def __init__(
-        self, env: dict[str, str], *args: str, log: Path, replace_env: bool = False
+        self,
+        env: dict[str, str],
+        *args: str,
+        log: Path,
+        replace_env: bool = False,
+        own_group: bool = False,
     ) -> None:
+        """own_group: in a process group of its own, as a terminal runs a command, so that
+        `interrupt` can do what Ctrl-C does there."""
         self.port = int(env["PORT"])
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -73,6 +81,7 @@ class Service:
             env=env if replace_env else os.environ | env,
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
+            start_new_session=own_group,
         )
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
@@ -90,6 +99,12 @@ class Service:
 
     def stop(self, sig: int, timeout: float = 30.0) -> int:
         self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+    def interrupt(self, timeout: float = 30.0) -> int:
+        """Ctrl-C in a terminal: SIGINT to every process of the foreground group, the
+        service and whatever it started there (needs own_group)."""
+        os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(timeout)
 
 

@@ -3,7 +3,9 @@ that `serve` and `dev` share (migrations, the container, the app and its runtime
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 
 import uvloop
@@ -40,6 +42,7 @@ def serve(
     app = with_runtime(create_app(container), container)
     for extra in extras:
         app.cleanup_ctx.append(extra(container))
+    app.on_shutdown.insert(0, _say_stopping)
     if announce is not None:
         print(announce, flush=True)
     web.run_app(
@@ -53,3 +56,12 @@ def serve(
         print=None,
         shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
     )
+
+
+async def _say_stopping(_: web.Application) -> None:
+    """First thing on SIGINT or SIGTERM: finishing the batch in hand and closing every
+    connection takes a moment, and a second Ctrl-C meanwhile would break that off."""
+    log.info("stopping…")
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, log.info, "still stopping…")

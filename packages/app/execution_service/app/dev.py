@@ -5,6 +5,7 @@ everything it started; a second run reuses the data."""
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from execution_service.adapters.postgres import EmbeddedPostgres
 from execution_service.app.banner import banner
 from execution_service.app.commands import Extra, serve
 from execution_service.app.container import Container
-from execution_service.app.demo import demo_events, publish
+from execution_service.app.demo import demo_events, execution_ids, publish
 from execution_service.app.settings import Settings
+from execution_service.app.stand_in import answer_retries
 
 log = logging.getLogger("execution_service.dev")
 
@@ -26,7 +28,11 @@ log = logging.getLogger("execution_service.dev")
 def dev(settings: Settings, demo: bool, data_dir: str) -> None:
     root = Path(data_dir)
     postgres = None if settings.database_url else EmbeddedPostgres(root / "postgres")
-    broker = None if settings.nats_urls_given else EmbeddedNats(root / "nats", _nats_port())
+    broker = (
+        None
+        if settings.nats_urls_given
+        else EmbeddedNats(root / "nats", _nats_port(), own_session=True)
+    )
     try:
         if postgres is not None:
             log.info("starting embedded PostgreSQL in %s", root / "postgres")
@@ -34,14 +40,22 @@ def dev(settings: Settings, demo: bool, data_dir: str) -> None:
         if broker is not None:
             log.info("starting embedded NATS in %s", root / "nats")
             settings = attrs.evolve(settings, nats_urls=(broker.start().url,))
-        extras: tuple[Extra, ...] = (_publish_demo,) if demo else ()
-        serve(settings, extras=extras, announce=banner(settings))
+        extras: tuple[Extra, ...] = (_publish_demo, answer_retries) if demo else ()
+        serve(settings, extras=extras, announce=banner(settings, stand_in=demo))
+    except KeyboardInterrupt:  # Ctrl-C before the service ran, which handles its own
+        log.info("stopping…")
     finally:
+        # In order: the service has closed its connections; now NATS, then PostgreSQL.
+        signal.signal(signal.SIGINT, _still_stopping)
         if broker is not None:
             broker.stop()
         if postgres is not None:
             postgres.stop()
         log.info("embedded servers stopped")
+
+
+def _still_stopping(*_: object) -> None:
+    log.info("still stopping…")
 
 
 def _nats_port() -> int:
@@ -60,7 +74,8 @@ def _publish_demo(container: Container) -> Callable[[web.Application], AsyncIter
     async def demo(_: web.Application) -> AsyncIterator[None]:
         events = demo_events(fixed_ids=True)
         await publish(container.nats_client(), container.subjects(), events)
-        log.info("published the demo executions (%d events)", len(events))
+        ids = ", ".join(execution_ids(events))
+        log.info("published the demo executions %s (%d events)", ids, len(events))
         yield
 
     return demo

@@ -46,13 +46,14 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
         await changes.start()  # live views hear of every change committed from now on
         live_streams = container.live_streams()
         live_streams.start()
+        closing = asyncio.Event()  # our own close disconnects too: nothing to warn of
         nc = await nats.connect(
             servers=list(settings.nats_urls),
             name="execution-service",
             max_reconnect_attempts=-1,
             reconnect_time_wait=2,
-            disconnected_cb=_say("NATS disconnected"),
-            reconnected_cb=_say("NATS reconnected"),
+            disconnected_cb=_say("NATS disconnected", unless=closing),
+            reconnected_cb=_say("NATS reconnected", unless=closing),
         )
         container.nats_client.override(providers.Object(nc))
         consumer = container.consumer()
@@ -85,6 +86,7 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
             await task
             await live_streams.stop()
             await changes.stop()
+            closing.set()
             await nc.close()
             await database.disconnect()
             log.info("stopped")
@@ -97,8 +99,9 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
     return app
 
 
-def _say(message: str) -> Callable[[], Awaitable[None]]:
+def _say(message: str, unless: asyncio.Event) -> Callable[[], Awaitable[None]]:
     async def callback() -> None:
-        log.warning(message)
+        if not unless.is_set():
+            log.warning(message)
 
     return callback

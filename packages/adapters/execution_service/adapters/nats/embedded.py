@@ -35,9 +35,14 @@ def free_port() -> int:
 
 
 class EmbeddedNats:
-    def __init__(self, store_dir: Path, port: int | None = None) -> None:
+    """own_session: the server leaves the terminal's process group, so a Ctrl-C (which the
+    terminal sends to the whole group) reaches only its owner, which stops it after the
+    clients it serves have closed; a server gone first makes them fail mid-shutdown."""
+
+    def __init__(self, store_dir: Path, port: int | None = None, own_session: bool = False) -> None:
         self.store_dir = store_dir
         self.port = port or free_port()
+        self.own_session = own_session
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -52,6 +57,7 @@ class EmbeddedNats:
             [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=self.own_session,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

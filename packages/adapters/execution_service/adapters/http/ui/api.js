@@ -19,6 +19,10 @@ export class ApiError extends Error {
   }
 }
 
+export function phrase(status) {
+  return { 202: "Accepted", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 503: "Service Unavailable" }[status] || "";
+}
+
 export async function request(method, path, { signal } = {}) {
   const headers = { Accept: "application/json" };
   if (token()) headers.Authorization = `Bearer ${token()}`;

@@ -36,7 +36,7 @@ function route() {
   if (execution) {
     const id = decodeURIComponent(execution[1]);
     document.title = `${id} · Executions`;
-    stopView = executionView(main, { id, setLive });
+    stopView = executionView(main, { id, params: searchParams, setLive });
   } else if (pathname === "/ui/dead-letters") {
     document.title = "Dead letters · Execution Service";
     stopView = deadLettersView(main, context);

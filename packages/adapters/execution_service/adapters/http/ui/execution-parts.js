@@ -1,12 +1,9 @@
-// The execution page's pieces, each drawn from data alone: summary, failure, node run
-// detail, retries, history, and the confirmation dialog.
+// The execution page's pieces, each drawn from data alone: summary, failure, the execution's
+// own input, output and metadata, how long a running one has been quiet, node run detail,
+// retries and history.
 
 import { ApiError } from "./api.js";
 import { formatDuration, formatTime, h, jsonBlock, link, parseTime, replace, statusBadge } from "./dom.js";
-
-export function phrase(status) {
-  return { 202: "Accepted", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 503: "Service Unavailable" }[status] || "";
-}
 
 export function retryError(error) {
   if (!(error instanceof ApiError)) return `the request did not reach the service (${error.message}).`;
@@ -52,6 +49,56 @@ export function drawFailure(el, e, failed, select) {
   );
 }
 
+// The execution's own data, beside its error at the top of the page.
+export function drawData(el, e) {
+  const items = [
+    ["Input", e.input],
+    ["Output", e.output],
+    ["Metadata", e.metadata],
+  ];
+  replace(el, h("div", { class: "io io-3" }, ...items.map(([title, value]) => h("div", { dataset: { part: title.toLowerCase() } }, h("h3", {}, title), jsonBlock(value, title.toLowerCase())))));
+}
+
+// A RUNNING execution that nothing has been heard of for a while says so: an orchestrator
+// that died leaves it RUNNING for ever.
+export const QUIET_AFTER_MS = 30_000;
+
+// The latest event about the execution, by the events' own time (what the timeline shows);
+// from its node runs and its own times (and when it last changed) before the history is in.
+export function lastEvent(execution, runs, history) {
+  let last = { at: null, what: "" };
+  const consider = (at, what = "") => {
+    if (at !== null && !Number.isNaN(at) && (last.at === null || at > last.at)) last = { at, what };
+  };
+  for (const item of history || []) {
+    const event = item.event || {};
+    const node = event.data && event.data.nodeId ? ` · ${event.data.nodeId}` : "";
+    consider(parseTime(event.timestamp), `${item.subject}${node}`);
+  }
+  for (const run of runs) {
+    consider(parseTime(run.startedAt), `node ${run.nodeId} started`);
+    consider(parseTime(run.completedAt), `node ${run.nodeId} ${String(run.status).toLowerCase()}`);
+  }
+  consider(parseTime(execution.startedAt), "execution started");
+  if (last.at === null) consider(parseTime(execution.updatedAt));
+  return last;
+}
+
+export function drawQuiet(el, e, last, now = Date.now()) {
+  const quiet = last.at === null ? 0 : now - last.at;
+  if (e.status !== "RUNNING" || quiet < QUIET_AFTER_MS) return replace(el);
+  replace(
+    el,
+    h(
+      "p",
+      { class: "quiet", dataset: { quietMs: String(quiet) } },
+      h("strong", {}, `Quiet for ${formatDuration(quiet)}`),
+      `: no event since ${formatTime(last.at, true)}${last.what ? ` (${last.what})` : ""}. `,
+      "An orchestrator that stopped would leave it RUNNING.",
+    ),
+  );
+}
+
 export function drawDetail(el, run) {
   if (!run) return replace(el, h("p", { class: "muted" }, "Select a bar in the timeline to see its node run."));
   const start = parseTime(run.startedAt);
@@ -82,53 +129,61 @@ export function drawRetries(el, retries) {
     el,
     h("div", { class: "table-wrap" }, h(
       "table",
-      {},
+      { class: "retries" },
       h("thead", {}, h("tr", {}, ...["Attempt", "From node", "Requested", "Message id"].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, ...retries.map((r) => h("tr", {}, h("td", {}, String(r.attempt)), h("td", { class: "mono" }, r.failedNodeId), h("td", {}, formatTime(parseTime(r.requestedAt), true)), h("td", { class: "mono" }, r.messageId || "—")))),
+      h(
+        "tbody",
+        {},
+        ...retries.map((r) =>
+          h(
+            "tr",
+            {},
+            h("td", { dataset: { label: "Attempt" } }, String(r.attempt)),
+            h("td", { class: "mono", dataset: { label: "From node" } }, r.failedNodeId),
+            h("td", { dataset: { label: "Requested" } }, formatTime(parseTime(r.requestedAt), true)),
+            h("td", { class: "mono", dataset: { label: "Message id" } }, r.messageId || "—"),
+          ),
+        ),
+      ),
     )),
   );
 }
 
 // The history can hold thousands of events: the first hundred are drawn until asked for
-// more, and each one's JSON is formatted when opened.
+// more, and each one's JSON is formatted when opened. In the order the service recorded them
+// (arrival), or by their own `timestamp` (when they happened; ties in arrival order); each
+// keeps its arrival number.
 const HISTORY_SHOWN = 100;
-export function drawHistory(el, events) {
+export const HISTORY_ORDERS = { arrival: "As received", time: "By event time" };
+export function drawHistory(el, events, order, onOrder) {
   if (!events.length) return replace(el, h("p", { class: "muted" }, "No events."));
-  const items = events.map((item, index) => {
+  const numbered = events.map((item, index) => ({ item, index }));
+  if (order === "time") {
+    const at = ({ item }) => parseTime(item.event && item.event.timestamp) ?? Infinity;
+    numbered.sort((a, b) => at(a) - at(b) || a.index - b.index);
+  }
+  const items = numbered.map(({ item, index }) => {
     const event = item.event || {};
     const node = event.data && event.data.nodeId ? ` · ${event.data.nodeId}` : "";
-    const attempt = event.data && event.data.attempt > 1 ? ` · attempt ${event.data.attempt}` : "";
+    const attempt = event.data && event.data.attempt > 1 ? ` · attempt\u00a0${event.data.attempt}` : "";
     const details = h(
       "details",
-      { class: "event" },
+      { class: "event", dataset: { key: item.key, arrival: String(index + 1) } },
       h("summary", {}, h("span", { class: "num" }, `#${index + 1}`), h("time", {}, formatTime(parseTime(event.timestamp), true)), h("span", { class: "mono" }, `${item.subject}${node}${attempt}`)),
     );
     details.addEventListener("toggle", () => {
       if (details.open && details.children.length === 1) details.append(h("p", { class: "muted mono" }, `key ${item.key}`), jsonBlock(event, "event"));
-    }, { once: false });
+    });
     return details;
   });
+  const choice = (value) => h("button", { type: "button", class: "chip", "aria-pressed": String(order === value), dataset: { order: value }, onclick: () => onOrder(value) }, HISTORY_ORDERS[value]);
   const shown = items.length > HISTORY_SHOWN ? items.slice(0, HISTORY_SHOWN) : items;
   const more = h("button", { type: "button", class: "plain", onclick: () => more.replaceWith(...items.slice(HISTORY_SHOWN)) }, `Show all ${events.length} events`);
-  replace(el, h("p", { class: "muted" }, `${events.length} event${events.length === 1 ? "" : "s"}, as received`), ...shown, items.length > HISTORY_SHOWN ? more : null);
-}
-
-export function confirmDialog() {
-  const title = h("h2", { id: "confirm-title" });
-  const text = h("p");
-  const el = h(
-    "dialog",
-    { class: "confirm", "aria-labelledby": "confirm-title" },
-    h("form", { method: "dialog" }, title, text, h("div", { class: "actions" }, h("button", { value: "cancel", class: "plain" }, "Cancel"), h("button", { value: "confirm", class: "primary", autofocus: true }, "Retry"))),
-  );
-  return {
+  const said = order === "time" ? "by when they happened (their timestamp); # is the order received" : "in the order received";
+  replace(
     el,
-    ask(heading, body) {
-      title.textContent = heading;
-      text.textContent = body;
-      el.returnValue = "";
-      el.showModal();
-      return new Promise((resolve) => el.addEventListener("close", () => resolve(el.returnValue === "confirm"), { once: true }));
-    },
-  };
+    h("div", { class: "history-head" }, h("p", { class: "muted" }, `${events.length} event${events.length === 1 ? "" : "s"}, ${said}`), h("div", { class: "chips", role: "group", "aria-label": "Order" }, choice("arrival"), choice("time"))),
+    ...shown,
+    items.length > HISTORY_SHOWN ? more : null,
+  );
 }

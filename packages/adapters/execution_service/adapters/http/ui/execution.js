@@ -1,19 +1,25 @@
-// One execution: summary, the failed node in plain sight, the trace timeline, the selected
-// node run's detail, retries, the raw event history, and Retry. Live.
+// One execution: summary, the failed node in plain sight with the execution's own input,
+// output and metadata, how long a running one has been quiet, the trace timeline, the selected
+// node run's detail, retries, the raw event history (as received or by event time), and Retry.
+// Live.
 
-import { allNodeRuns, ApiError, get, request } from "./api.js";
+import { allNodeRuns, ApiError, get, phrase, request } from "./api.js";
+import { confirmDialog } from "./dialog.js";
 import { h, link, parseTime, replace } from "./dom.js";
-import { confirmDialog, drawDetail, drawFailure, drawHead, drawHistory, drawRetries, phrase, retryError } from "./execution-parts.js";
+import { drawData, drawDetail, drawFailure, drawHead, drawHistory, drawQuiet, drawRetries, lastEvent, retryError } from "./execution-parts.js";
 import { Live } from "./live.js";
 import { drawTimeline, tooltip } from "./timeline.js";
 
-export function executionView(root, { id, setLive }) {
+export function executionView(root, { id, params, setLive }) {
   const path = `/api/executions/${encodeURIComponent(id)}`;
-  const state = { execution: null, runs: new Map(), history: null, retries: null, selected: null, result: null };
+  const order = params.get("events") === "time" ? "time" : "arrival";
+  const state = { execution: null, runs: new Map(), history: null, retries: null, selected: null, result: null, order };
   const tip = tooltip();
   const parts = {
     head: h("div", { class: "execution-head" }),
     failure: h("div"),
+    data: h("section", { class: "execution-data", "aria-label": "The execution's input, output and metadata" }),
+    quiet: h("div"),
     result: h("div", { role: "status", "aria-live": "polite" }),
     timeline: h("div", { class: "trace", role: "group", "aria-label": "Timeline of node runs" }),
     detail: h("div", { class: "detail" }),
@@ -26,6 +32,8 @@ export function executionView(root, { id, setLive }) {
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, link("/ui/", "Executions"), " / ", h("span", { class: "mono" }, id)),
     parts.head,
     parts.failure,
+    parts.data,
+    parts.quiet,
     parts.result,
     h("section", { "aria-labelledby": "timeline-title" }, h("h2", { id: "timeline-title" }, "Timeline"), parts.timeline),
     h("section", { "aria-labelledby": "detail-title", class: "detail-section" }, h("h2", { id: "detail-title" }, "Node run"), parts.detail),
@@ -45,7 +53,7 @@ export function executionView(root, { id, setLive }) {
   };
 
   let drawnOnce = false;
-  const drawn = { retries: null, history: null };
+  const drawn = { retries: null, history: null, order: null, data: null };
   let frame = 0;
   function render() {
     frame = 0;
@@ -58,6 +66,12 @@ export function executionView(root, { id, setLive }) {
     const focused = document.activeElement && parts.timeline.contains(document.activeElement) ? document.activeElement.dataset.runId : null;
     drawHead(parts.head, e, retry);
     drawFailure(parts.failure, e, failed, select);
+    const data = JSON.stringify([e.input, e.output, e.metadata]);
+    if (data !== drawn.data) {
+      drawn.data = data;
+      drawData(parts.data, e);
+    }
+    drawQuiet(parts.quiet, e, lastEvent(e, [...state.runs.values()], state.history));
     const timelineBegan = performance.now();
     drawTimeline(parts.timeline, { execution: e, runs: [...state.runs.values()], failedRunId: failed && failed.id, selectedRunId: state.selected, onSelect: select, tip });
     performance.clearMeasures("timeline-render");
@@ -69,7 +83,9 @@ export function executionView(root, { id, setLive }) {
     drawDetail(parts.detail, state.runs.get(state.selected));
     // The history may hold thousands of events: redrawn only when it was fetched again.
     if (state.retries && state.retries !== drawn.retries) drawRetries(parts.retries, (drawn.retries = state.retries));
-    if (state.history && state.history !== drawn.history) drawHistory(parts.history, (drawn.history = state.history));
+    if (state.history && (state.history !== drawn.history || state.order !== drawn.order)) {
+      drawHistory(parts.history, (drawn.history = state.history), (drawn.order = state.order), orderHistory);
+    }
     // What one redraw costs (a live update), readable by anyone measuring the page.
     performance.clearMeasures("execution-render");
     performance.measure("execution-render", { start: began, end: performance.now() });
@@ -82,6 +98,15 @@ export function executionView(root, { id, setLive }) {
   const schedule = () => {
     if (!frame) frame = requestAnimationFrame(render);
   };
+  // The order is part of the address, so that a view can be shared; not a new page.
+  function orderHistory(next) {
+    state.order = next;
+    const url = new URL(location.href);
+    if (next === "time") url.searchParams.set("events", "time");
+    else url.searchParams.delete("events");
+    history.replaceState(null, "", url);
+    schedule();
+  }
   // Choosing a bar changes the detail and one highlight, not the timeline.
   function select(runId) {
     state.selected = runId;
@@ -168,7 +193,7 @@ export function executionView(root, { id, setLive }) {
     .catch((error) => {
       replace(parts.head, h("h1", { class: "mono" }, id), h("p", { class: "error", role: "alert" }, error instanceof ApiError && error.status === 404 ? `No execution with id “${id}”.` : `Could not load it: ${error.message}`));
     });
-  // A running bar grows with the clock.
+  // A running bar grows with the clock, and so does the time it has been quiet.
   const clock = setInterval(() => {
     if (state.execution && state.execution.status === "RUNNING") schedule();
   }, 1000);

@@ -1,10 +1,14 @@
-// The executions list: status chips, filters, search by id, newest first, live.
+// The executions list: status chips, filters (workflow, user, start time window), search by
+// id, three sorts, live. Every choice is in the address, so that a view can be shared.
 
 import { ApiError, get, query } from "./api.js";
 import { ago, formatDuration, formatTime, h, link, parseTime, replace, STATUSES, statusBadge } from "./dom.js";
 import { Live } from "./live.js";
 
 const PAGE_SIZE = 50;
+// The API's sorts (CONTRACT §4), by what a reader calls them; the first is its default.
+export const SORTS = { "-startedAt": "newest first", startedAt: "oldest first", "-updatedAt": "last changed first" };
+const PAGER = { "-startedAt": ["← Newer", "Older →"], startedAt: ["← Older", "Newer →"], "-updatedAt": ["← Previous", "Next →"] };
 
 export function listView(root, { params, navigate, setLive }) {
   const filters = {
@@ -12,8 +16,13 @@ export function listView(root, { params, navigate, setLive }) {
     workflowId: params.get("workflowId") || "",
     userId: params.get("userId") || "",
     id: params.get("id") || "",
+    startedAfter: params.get("startedAfter") || "",
+    startedBefore: params.get("startedBefore") || "",
+    sort: SORTS[params.get("sort")] ? params.get("sort") : "",
     page: Math.max(1, Number(params.get("page")) || 1),
   };
+  const sort = filters.sort || "-startedAt";
+  const started = { startedAfter: filters.startedAfter, startedBefore: filters.startedBefore };
   const chips = h("div", { class: "chips", role: "group", "aria-label": "Status" });
   const summary = h("p", { class: "summary", "aria-live": "polite" });
   const body = h("tbody");
@@ -68,14 +77,14 @@ export function listView(root, { params, navigate, setLive }) {
     if (key === drawnKey) return;
     drawnKey = key;
     replace(body, rows.length ? rows.map(row) : h("tr", {}, h("td", { colspan: "7", class: "empty" }, emptyText(filters))));
-    summary.textContent = filters.id ? "" : `${total.toLocaleString("en")} execution${total === 1 ? "" : "s"}, newest first`;
+    summary.textContent = filters.id ? "" : `${total.toLocaleString("en")} execution${total === 1 ? "" : "s"}${windowText(filters)}, ${SORTS[sort]}`;
     replace(pager);
     if (totalPages > 1) {
       const to = (page) => `/ui/${query({ ...filters, page: page === 1 ? "" : page })}`;
       pager.append(
-        filters.page > 1 ? link(to(filters.page - 1), "← Newer", { rel: "prev" }) : h("span"),
+        filters.page > 1 ? link(to(filters.page - 1), PAGER[sort][0], { rel: "prev" }) : h("span"),
         h("span", {}, `Page ${filters.page} of ${totalPages.toLocaleString("en")}`),
-        filters.page < totalPages ? link(to(filters.page + 1), "Older →", { rel: "next" }) : h("span"),
+        filters.page < totalPages ? link(to(filters.page + 1), PAGER[sort][1], { rel: "next" }) : h("span"),
       );
     }
     if (drawn.first) {
@@ -95,7 +104,7 @@ export function listView(root, { params, navigate, setLive }) {
       drawRows(rows.length, 1);
       return;
     }
-    const where = { status: filters.status, workflowId: filters.workflowId, userId: filters.userId };
+    const where = { status: filters.status, workflowId: filters.workflowId, userId: filters.userId, ...started, sort: filters.sort };
     const page = await get(`/api/executions${query({ ...where, page: filters.page, limit: PAGE_SIZE })}`);
     rows = page.data;
     drawRows(page.pagination.total, page.pagination.totalPages);
@@ -104,7 +113,7 @@ export function listView(root, { params, navigate, setLive }) {
   let lastCounts = 0;
   async function loadCounts() {
     lastCounts = Date.now();
-    const where = { workflowId: filters.workflowId, userId: filters.userId, limit: 1 };
+    const where = { workflowId: filters.workflowId, userId: filters.userId, ...started, limit: 1 };
     const totals = await Promise.all(["", ...STATUSES].map((status) => get(`/api/executions${query({ ...where, status })}`)));
     const counts = {};
     ["ALL", ...STATUSES].forEach((key, i) => (counts[key] = totals[i].pagination.total));
@@ -123,9 +132,9 @@ export function listView(root, { params, navigate, setLive }) {
 
   function onExecution(execution) {
     const at = rows.findIndex((e) => e.id === execution.id);
-    const matches = !filters.status || execution.status === filters.status;
-    if (at >= 0 && !matches) {
-      reloadSoon(); // it has left this filter
+    const matches = (!filters.status || execution.status === filters.status) && inWindow(execution, filters);
+    if (at >= 0 && (!matches || sort === "-updatedAt")) {
+      reloadSoon(); // it has left this filter, or (last changed first) moves to the top
     } else if (at >= 0) {
       rows[at] = execution;
       drawnKey = "";
@@ -174,24 +183,58 @@ function row(execution) {
 
 function emptyText(filters) {
   if (filters.id) return `No execution with id “${filters.id}”.`;
-  return filters.status || filters.workflowId || filters.userId ? "No execution matches these filters." : "No executions yet.";
+  return filters.status || filters.workflowId || filters.userId || filters.startedAfter || filters.startedBefore ? "No execution matches these filters." : "No executions yet.";
+}
+
+// The window is half-open, as the API's: startedAfter <= startedAt < startedBefore.
+function inWindow(execution, { startedAfter, startedBefore }) {
+  if (!startedAfter && !startedBefore) return true;
+  const started = parseTime(execution.startedAt);
+  return started !== null && (!startedAfter || started >= Date.parse(startedAfter)) && (!startedBefore || started < Date.parse(startedBefore));
+}
+
+function windowText({ startedAfter, startedBefore }) {
+  const at = (iso) => formatTime(Date.parse(iso));
+  if (startedAfter && startedBefore) return ` started from ${at(startedAfter)} to before ${at(startedBefore)}`;
+  if (startedAfter) return ` started from ${at(startedAfter)}`;
+  return startedBefore ? ` started before ${at(startedBefore)}` : "";
+}
+
+// A datetime-local control holds a time with no zone: the page reads and writes it as UTC,
+// as it shows every time, and the address holds the API's ISO 8601 with Z.
+export function toUtcInput(iso) {
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? "" : new Date(ms).toISOString().slice(0, 19);
+}
+
+export function fromUtcInput(value) {
+  if (!value) return "";
+  const iso = `${value.length === 16 ? `${value}:00` : value}Z`;
+  return Number.isNaN(Date.parse(iso)) ? "" : new Date(Date.parse(iso)).toISOString().replace(".000Z", "Z");
 }
 
 function filterForm(filters, apply) {
   const field = (name, label, placeholder) =>
     h("label", { class: "field" }, h("span", {}, label), h("input", { name, value: filters[name], placeholder, autocomplete: "off", spellcheck: "false" }));
+  const when = (name, label) => h("label", { class: "field when" }, h("span", {}, label), h("input", { name, type: "datetime-local", step: "1", value: toUtcInput(filters[name]) }));
+  const sort = h("select", { name: "sort", onchange: () => form.requestSubmit() }, ...Object.entries(SORTS).map(([value, text]) => h("option", { value: value === "-startedAt" ? "" : value, selected: (filters.sort || "") === (value === "-startedAt" ? "" : value) }, text)));
   const form = h(
     "form",
     { class: "filters", role: "search" },
     field("id", "Execution id", "exact id"),
     field("workflowId", "Workflow", "workflow id"),
     field("userId", "User", "user id"),
+    when("startedAfter", "Started from (UTC)"),
+    when("startedBefore", "Started before (UTC)"),
+    h("label", { class: "field" }, h("span", {}, "Sort"), sort),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Apply"), h("button", { type: "button", class: "plain", onclick: () => apply({ status: "" }) }, "Clear")),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const data = Object.fromEntries(new FormData(form));
-    apply({ status: filters.status, ...Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.trim()])) });
+    const data = Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, v.trim()]));
+    data.startedAfter = fromUtcInput(data.startedAfter);
+    data.startedBefore = fromUtcInput(data.startedBefore);
+    apply({ status: filters.status, ...data });
   });
   return form;
 }
