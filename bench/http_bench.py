@@ -32,7 +32,7 @@ from aiohttp import web
 from common import T0, cpu_seconds, servers_cpu, since
 from execution_service.adapters.nats import EmbeddedNats
 from execution_service.adapters.nats.embedded import free_port
-from execution_service.adapters.postgres import PostgresUrl
+from execution_service.adapters.postgres import PostgresUrl, create_database
 from execution_service.adapters.postgres.rows import (
     EXECUTION_IN,
     NODE_RUN_IN,
@@ -71,8 +71,16 @@ def _events(number: int) -> list[Event]:
 
 async def seed(url: PostgresUrl, executions: int) -> None:
     """The rows the store would write, folded by the domain and copied in bulk (the counts
-    follow: COPY fires the triggers that keep them)."""
-    conn = await asyncpg.connect(**url.connect_kwargs())
+    follow: COPY fires the triggers that keep them), on a connection of the store's own pool
+    (its codecs write JSON as the store does)."""
+    database = create_database(url, min_size=1, max_size=1)
+    await database.connect()
+    async with database.connection() as connection:
+        await _copy(connection, executions)
+    await database.disconnect()
+
+
+async def _copy(conn: asyncpg.Connection, executions: int) -> None:
     for start in range(0, executions, 10_000):
         state = project(
             e for n in range(start, min(start + 10_000, executions)) for e in _events(n)
@@ -88,7 +96,6 @@ async def seed(url: PostgresUrl, executions: int) -> None:
             columns=list(NODE_RUN_IN),
         )
     await conn.execute("ANALYZE")
-    await conn.close()
 
 
 def run_service(env: dict[str, str]) -> None:

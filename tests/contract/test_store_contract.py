@@ -264,3 +264,25 @@ async def test_json_values_beyond_64_bits_and_beyond_ascii_are_kept_exactly(
     assert execution.input == huge and execution.output == huge
     runs = await queries.node_runs("big", Page(1, 10))
     assert [(r.input, r.output) for r in runs.items] == [(huge, huge)]
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_an_executions_revision_changes_whenever_its_view_does(
+    new_store: StoreFactory, data: st.DataObject
+) -> None:
+    """What a conditional GET relies on (http/conditional.py): equal revisions, equal views.
+    Node counts change with node runs alone, which never touch the execution's own row."""
+    delivered = data.draw(shuffled_with_duplicates(data.draw(histories())))
+    store = await new_store()
+    seen: dict[str, tuple[str, object]] = {}
+    size = data.draw(st.integers(1, 6))
+    for start in range(0, len(delivered), size):
+        await record_events(store.recorder, delivered[start : start + size])
+        for view in (await store.queries.executions(Page(1, 100))).items:
+            before = seen.get(view.id)
+            if before is not None and before[1] != view:
+                assert view.revision != before[0], (view, before)
+            if before is not None and before[0] == view.revision:
+                assert before[1] == view
+            seen[view.id] = (view.revision, view)

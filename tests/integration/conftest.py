@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from databases import Database
 
-from execution_service.adapters.postgres import PostgresUrl, create_database
+from execution_service.adapters.postgres import Database, PostgresUrl, create_database
 from support.postgres import fresh_database, reset
 
 

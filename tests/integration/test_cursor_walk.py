@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from databases import Database
 
-from execution_service.adapters.postgres import create_database
+from execution_service.adapters.postgres import Database, create_database
 from execution_service.domain import (
     ExecutionFilter,
     ExecutionOrder,

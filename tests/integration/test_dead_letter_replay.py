@@ -8,11 +8,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from databases import Database
 
 from execution_service.adapters.memory import FixedClock
 from execution_service.adapters.nats import EventConsumer, NatsRetryPublisher
-from execution_service.adapters.postgres import create_database
+from execution_service.adapters.postgres import Database, create_database
 from execution_service.domain import DeadLetter, Page, replay_dead_letter
 from support.nats import isolated_nats, settled, wait_until
 from support.postgres import BothSides, fresh_database

@@ -155,7 +155,7 @@ async def test_pool_in_use_counts_the_connections_checked_out(database_url: Post
     try:
         assert pool_in_use(database) == 0
         async with database.connection() as connection:
-            await connection.fetch_val("SELECT 1")
+            await connection.fetchval("SELECT 1")
             assert pool_in_use(database) == 1
         assert pool_in_use(database) == 0
     finally:

@@ -12,7 +12,6 @@ from pathlib import Path
 import asyncpg
 import nats
 import pytest
-from databases import Database
 
 from execution_service.adapters.memory import FixedClock, MemoryStore
 from execution_service.adapters.nats import (
@@ -23,7 +22,12 @@ from execution_service.adapters.nats import (
     Subjects,
 )
 from execution_service.adapters.nats.pull import PullConsumer
-from execution_service.adapters.postgres import PostgresUrl, apply_migrations, create_database
+from execution_service.adapters.postgres import (
+    Database,
+    PostgresUrl,
+    apply_migrations,
+    create_database,
+)
 from execution_service.domain import (
     DeadLetter,
     Event,

@@ -12,11 +12,15 @@ import asyncpg
 import nats as nats_py
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from databases import Database
 from prometheus_client import CollectorRegistry
 
 from execution_service.adapters.nats import EventConsumer
-from execution_service.adapters.postgres import PostgresPruner, PostgresUrl, create_database
+from execution_service.adapters.postgres import (
+    Database,
+    PostgresPruner,
+    PostgresUrl,
+    create_database,
+)
 from execution_service.adapters.postgres.pruner import PASS_LOCK, _delete_executions
 from execution_service.adapters.prometheus import PrometheusBatchObserver
 from execution_service.app import Container, Settings, create_app, with_runtime

@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
-from databases import Database
 
 from execution_service.adapters.memory import FixedClock, MemoryStore
-from execution_service.adapters.postgres import create_database
+from execution_service.adapters.postgres import Database, create_database
 from execution_service.domain import Outcome, Page, RawMessage, record_events
 from support.events import history, message
 from support.postgres import BothSides, fresh_database, reset
@@ -78,7 +77,7 @@ async def test_updated_at_is_never_before_created_at_with_two_batches_in_flight(
     node_completed = message("execution.node.completed", node, ms=2)
     poison = message("execution.failed", {"executionId": 42}, event_id="poison")
     # a connection of its own (a pool's would be shared with this task's other work)
-    blocker = await asyncpg.connect(str(databases[0].url))
+    blocker = await asyncpg.connect(**databases[0].url.connect_kwargs())
     try:
         # an uncommitted insert of the first batch's event key holds that batch at its start
         await blocker.execute("BEGIN")

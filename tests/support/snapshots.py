@@ -13,7 +13,7 @@ def readable(view: Any) -> dict[str, Any]:
     return {
         k: v
         for k, v in attrs.asdict(view, recurse=False).items()
-        if k not in ("created_at", "updated_at")
+        if k not in ("created_at", "updated_at", "revision")
     }
 
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import attrs
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from dependency_injector import providers
+from hypothesis import given
+from hypothesis import strategies as st
 
-from execution_service.adapters.http import OPENAPI_URL
+from execution_service.adapters.http import OPENAPI_URL, serialize
 from execution_service.adapters.memory import FixedClock, MemoryRetryPublisher, MemoryStore
 from execution_service.app import Container, Settings, create_app
 from execution_service.domain import record_events
+from execution_service.domain.events import format_time
 from support.events import Workflow
 
 
@@ -238,3 +242,11 @@ async def test_history_and_retries_of_an_execution(api: Api) -> None:
     assert (retry["attempt"], retry["failedNodeId"], retry["messageId"]) == (2, "b", "retry:e1:2")
     await api.get("/api/executions/nope/events", status=404)
     await api.get("/api/executions/nope/retries", status=404)
+
+
+ZONES = st.sampled_from([UTC, timezone(timedelta(hours=5)), timezone(-timedelta(hours=3))])
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=ZONES))
+def test_the_fast_time_text_is_the_domains(at: datetime) -> None:
+    assert serialize.iso(at) == format_time(at)

@@ -7,11 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from databases import Database
 from nats.aio.client import Client
 
 from execution_service.adapters.nats import EventConsumer, consumer_lag
-from execution_service.adapters.postgres import pool_in_use
+from execution_service.adapters.postgres import Database, pool_in_use
 from execution_service.adapters.prometheus import RuntimeGauges
 
 log = logging.getLogger(__name__)

@@ -157,6 +157,9 @@ class ExecutionView:
     nodes: NodeCounts
     created_at: datetime
     updated_at: datetime
+    # Changes whenever any other field does (a store's own token, opaque): what a reader can
+    # tell a copy is current by, without comparing the rest.
+    revision: str = attrs.field(default="", eq=False)
 
     @classmethod
     def of(
@@ -165,6 +168,7 @@ class ExecutionView:
         nodes: NodeCounts,
         created_at: datetime,
         updated_at: datetime,
+        revision: str = "",
     ) -> ExecutionView:
         """From a state's fields by name (fold.EXECUTION's, or a store's columns of the same
         names), the execution's id among them."""
@@ -175,7 +179,7 @@ class ExecutionView:
             fields["id"], fields["workflow_id"], fields["user_id"], status, fields["attempt"],
             started, completed, duration(status, fields["reported_duration"], started, completed),
             fields["error"], fields["input"], fields["output"], fields["metadata"],
-            fields["retry_of"], nodes, created_at, updated_at,
+            fields["retry_of"], nodes, created_at, updated_at, revision,
         )  # fmt: skip
 
 

@@ -1,18 +1,23 @@
 """Conditional GETs (RFC 9110 §13.1.2): an ETag on the answer, 304 when the client has it.
 
-The tag is a hash of the body as sent, so it changes exactly when the answer does, whatever
-part of it changed (any node run on a logs page, a count, a total). It is strong: equal tags
-mean byte-equal bodies, as serialization is deterministic (one serializer, dict order fixed).
-A 304 skips sending the body, not reading or serializing it: the cost saved is the network
-and the client's parse, which is what a polling front end pays for."""
+Two kinds of tag, both strong (equal tags mean byte-equal bodies, as serialization is
+deterministic: one serializer, dict order fixed):
+- one execution's: the store's revision of it (ExecutionView.revision), which changes
+  whenever any field of the view does, node counts included. Known before the body is made,
+  so a 304 costs neither building nor serializing the body;
+- any other answer's: a hash of its body as sent, which changes exactly when the answer does
+  (any node run on a logs page, a total). A 304 then saves the transfer and the client's
+  parse, not the serialization."""
 
 from __future__ import annotations
 
 import hashlib
-import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+
+from execution_service.adapters.http.bodies import dumps
 
 
 def etag_of(body: bytes) -> str:
@@ -25,12 +30,20 @@ def _matches(request: web.Request, tag: str) -> bool:
     return given is not None and any(t.value in ("*", tag) for t in given)
 
 
-def conditional_json(request: web.Request, body: Any) -> web.Response:
-    text = json.dumps(body).encode()
-    tag = etag_of(text)
+def _answer(request: web.Request, tag: str, body: Callable[[], bytes]) -> web.Response:
     if _matches(request, tag):
         response = web.Response(status=304)
     else:
-        response = web.Response(body=text, content_type="application/json")
+        response = web.Response(body=body(), content_type="application/json")
     response.headers["ETag"] = f'"{tag}"'
     return response
+
+
+def conditional_json(request: web.Request, body: Any) -> web.Response:
+    text = dumps(body)
+    return _answer(request, etag_of(text), lambda: text)
+
+
+def revision_json(request: web.Request, revision: str, body: Callable[[], Any]) -> web.Response:
+    """Under the store's revision of what `body()` makes, made only when it is sent."""
+    return _answer(request, f"r{revision}", lambda: dumps(body()))

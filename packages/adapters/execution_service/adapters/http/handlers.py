@@ -12,7 +12,7 @@ from aiohttp_apigami import docs, querystring_schema, response_schema
 
 from execution_service.adapters.http import schemas, serialize
 from execution_service.adapters.http.bodies import json_response
-from execution_service.adapters.http.conditional import conditional_json
+from execution_service.adapters.http.conditional import conditional_json, revision_json
 from execution_service.adapters.http.errors import BadRequest
 from execution_service.adapters.http.live import LiveStreams
 from execution_service.domain import (
@@ -161,7 +161,7 @@ async def list_executions_handler(request: web.Request) -> web.Response:
 async def get_execution_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     view = await get_execution(services.queries(), request.match_info["id"])
-    return conditional_json(request, serialize.execution(view))
+    return revision_json(request, view.revision, lambda: serialize.execution(view))
 
 
 @docs(

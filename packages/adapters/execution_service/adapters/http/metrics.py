@@ -29,6 +29,8 @@ class HttpMetrics:
             ["method", "route"],
             registry=registry,
         )
+        # label sets are few: methods × route templates × statuses
+        self._by_labels: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     @property
     def middleware(self) -> Middleware:
@@ -46,11 +48,24 @@ class HttpMetrics:
                 status = exc.status
                 raise
             finally:
-                route = _route(request)
-                self._requests.labels(request.method, route, str(status)).inc()
-                self._seconds.labels(request.method, route).observe(time.perf_counter() - started)
+                counted, timed = self._series(request.method, _route(request), status)
+                counted.inc()
+                timed.observe(time.perf_counter() - started)
 
         return observe
+
+    def _series(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+        """The request's counter and histogram, looked up once per label set: `labels()`
+        checks and locks on every call, several µs a request."""
+        key = (method, route, status)
+        series = self._by_labels.get(key)
+        if series is None:
+            series = (
+                self._requests.labels(method, route, str(status)),
+                self._seconds.labels(method, route),
+            )
+            self._by_labels[key] = series
+        return series
 
     def add_route(self, app: web.Application) -> None:
         app.router.add_get(METRICS_PATH, make_aiohttp_handler(self.registry))

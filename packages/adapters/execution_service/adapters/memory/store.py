@@ -57,6 +57,7 @@ class MemoryStore:
         self._dead_letters: dict[str, DeadLetter] = {}
         self._retries: dict[tuple[str, int], RetryRequest] = {}
         self._tombstones: dict[str, datetime] = {}  # execution id: when it was pruned
+        self._revisions: dict[str, int] = {}  # execution id: writes of it and its node runs
 
     def _check(self) -> None:
         if not self.available:
@@ -85,6 +86,8 @@ class MemoryStore:
                 run if stored_run is None else join(NODE_RUN, stored_run, run)
             )
         self._events.update(new)
+        for execution_id in {*executions, *(run_key[0] for run_key in node_runs)}:
+            self._revisions[execution_id] = self._revisions.get(execution_id, 0) + 1
         touched: list[object] = [*executions, *node_runs]
         for key in touched:
             created = self._stamps.get(key, (now, now))[0]
@@ -258,7 +261,8 @@ class MemoryStore:
             failed=statuses.count(Status.FAILED),
         )
         fields = EXECUTION.as_dict(self._executions[execution_id]) | {"id": execution_id}
-        return ExecutionView.of(fields, counts, *self._stamps[execution_id])
+        revision = str(self._revisions[execution_id])
+        return ExecutionView.of(fields, counts, *self._stamps[execution_id], revision)
 
     def _node_run_view(self, key: NodeRunKey) -> NodeRunView:
         fields = NODE_RUN.as_dict(self._node_runs[key])

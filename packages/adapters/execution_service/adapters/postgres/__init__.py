@@ -1,7 +1,7 @@
 """PostgreSQL: the recorder and queries, their schema migrations, and DATABASE_URL handling."""
 
 from execution_service.adapters.postgres.changes import PostgresChanges
-from execution_service.adapters.postgres.database import create_database
+from execution_service.adapters.postgres.database import Database, create_database
 from execution_service.adapters.postgres.embedded import EmbeddedPostgres
 from execution_service.adapters.postgres.migrations import (
     apply_migrations,
@@ -15,6 +15,7 @@ from execution_service.adapters.postgres.url import BadDatabaseUrl, PostgresUrl
 
 __all__ = [
     "BadDatabaseUrl",
+    "Database",
     "EmbeddedPostgres",
     "PostgresChanges",
     "PostgresPruner",

@@ -17,9 +17,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import asyncpg
-from databases import Database
 
-from execution_service.adapters.postgres.database import Connected
+from execution_service.adapters.postgres.database import Connected, Database
 from execution_service.domain import Cutoffs, Pruned
 
 PASS_LOCK = 4_995_464_273_590_000_006  # one bigint: not the executions' (int, int) key space

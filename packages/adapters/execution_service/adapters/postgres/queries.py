@@ -25,9 +25,10 @@ from execution_service.domain import (
 )
 
 # What readers see: the columns, without the precedences only merging needs.
+# xmin: the transaction that wrote the row's current version, new with every change
 _EXECUTION_COLUMNS = (
     "id, workflow_id, user_id, status, attempt, started_at, completed_at, reported_duration,"
-    " error, input, output, metadata, retry_of, created_at, updated_at"
+    " error, input, output, metadata, retry_of, created_at, updated_at, xmin::text AS version"
 )
 _NODE_RUN_COLUMNS = (
     "execution_id, node_id, attempt, node_type, node_name, status, input, output, error,"
@@ -298,7 +299,11 @@ def _execution_view(row: Mapping[str, Any]) -> ExecutionView:
         completed=row["completed"] or 0,
         failed=row["failed"] or 0,
     )
-    return ExecutionView.of(row, counts, row["created_at"], row["updated_at"])
+    # the row's version and the counts: together, all an execution's view is made of
+    revision = (
+        f"{row['version']}.{counts.total}.{counts.running}.{counts.completed}.{counts.failed}"
+    )
+    return ExecutionView.of(row, counts, row["created_at"], row["updated_at"], revision)
 
 
 def _node_run_view(row: Mapping[str, Any]) -> NodeRunView:

@@ -30,9 +30,8 @@ from operator import itemgetter
 import asyncpg
 import attrs
 import orjson
-from databases import Database
 
-from execution_service.adapters.postgres.database import Connected, encode_json
+from execution_service.adapters.postgres.database import Connected, Database, encode_json
 from execution_service.adapters.postgres.queries import RETRY_REQUEST, retry_request
 from execution_service.adapters.postgres.rows import (
     EVENT_IN,
