@@ -6,7 +6,14 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from execution_service.adapters.postgres.rows import EVENT_IN, EXECUTION_IN, NODE_RUN_IN
+from execution_service.adapters.postgres.rows import (
+    EVENT_IN,
+    EXECUTION_IN,
+    NODE_RUN_IN,
+    event_record,
+)
+from execution_service.domain import Event, parse_message
+from support.events import message
 from support.postgres import fresh_database
 
 
@@ -26,3 +33,9 @@ def test_the_migrated_row_type_has_the_adapters_columns_in_order(
             (row_type,),
         ).fetchall()
     assert tuple(name for (name,) in rows) == columns
+
+
+def test_an_events_record_is_its_key_execution_subject_and_payload() -> None:
+    event = parse_message(message("execution.node.started", {"executionId": "e", "nodeId": "n"}))
+    assert isinstance(event, Event)
+    assert event_record(event) == (event.key, "e", "execution.node.started", event.payload)

@@ -22,7 +22,9 @@ MAX_ATTEMPT = 2**31 - 1
 MAX_DURATION_MS = 2**53  # what JavaScript counts exactly
 
 
-class EventKind(enum.Enum):
+class EventKind(enum.StrEnum):
+    """A subject the service reads; a str, its subject, so that a store writes it as it is."""
+
     EXECUTION_STARTED = "execution.started"
     NODE_STARTED = "execution.node.started"
     NODE_COMPLETED = "execution.node.completed"
@@ -36,7 +38,7 @@ class EventKind(enum.Enum):
         self.is_node = subject.startswith("execution.node.")
         self.time_field = event_schema.time_field(subject)  # startedAt, completedAt…
 
-    __hash__ = object.__hash__  # members are singletons; Enum's own hashes the name in Python
+    __hash__ = object.__hash__  # members are singletons; str's hash would rehash the text
 
 
 _BY_SUBJECT = {kind.value: kind for kind in EventKind}

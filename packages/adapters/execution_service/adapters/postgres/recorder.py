@@ -52,6 +52,7 @@ from execution_service.domain import (
 )
 
 log = logging.getLogger(__name__)
+_KEY, _EXECUTION_ID = itemgetter(0), itemgetter(2)  # of an Event
 
 # Batches recorded the careful way after a duplicate was found.
 CAREFUL_BATCHES = 20
@@ -127,7 +128,7 @@ class PostgresRecorder(Connected):
 
     async def record(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]) -> Recorded:
         # the first of each event, in key order
-        unique = sorted({e.identity: e for e in reversed(events)}.values(), key=itemgetter(0))
+        unique = sorted({e.identity: e for e in reversed(events)}.values(), key=_KEY)
         letters = _count_by_key(dead_letters)
         try:
             return await self._record(unique, letters)
@@ -183,7 +184,7 @@ class PostgresRecorder(Connected):
             if not inserting.done():
                 inserting.cancel()
         if assume_new:
-            applied = frozenset((e.execution_id, e.key) for e in batch)
+            applied = frozenset(zip(map(_EXECUTION_ID, batch), map(_KEY, batch), strict=True))
         else:
             applied = frozenset(zip(*inserted, strict=True))
         if len(applied) < len(batch):
@@ -258,12 +259,12 @@ class PostgresRecorder(Connected):
 
 
 def notices(execution_ids: Iterable[str]) -> list[str]:
-    """The ids as pg_notify payloads: JSON arrays, each under pg_notify's limit, in id
-    order. Sized by the ids' lengths, then checked, since an id's JSON may be longer."""
+    """The ids as pg_notify payloads: JSON arrays, each under pg_notify's limit. Sized by the
+    ids' lengths, then checked, since an id's JSON may be longer."""
     payloads: list[str] = []
     chunk: list[str] = []
     size = 0
-    for execution_id in sorted(execution_ids):
+    for execution_id in execution_ids:
         chunk.append(execution_id)
         size += len(execution_id) + 3
         if size > _NOTICE_BYTES:
