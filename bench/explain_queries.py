@@ -1,6 +1,7 @@
 """EXPLAIN (ANALYZE, BUFFERS) of the API's common queries, as the PostgreSQL adapter sends
-them, over N executions (default 1M) with two node runs each, seeded in SQL in seconds. Shows
-the index behind each filter and sort (migration 0007 and 0001).
+them, over N executions (default 1M) with two node runs and three events each, seeded in SQL
+in seconds: the index behind each filter and sort (migrations 0001, 0007), one execution's
+history (the event log's key, 0008), and every statement of a pruning pass as it runs.
 
     ./pants run bench/explain_queries.py -- --executions 1000000
 """
@@ -16,8 +17,9 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from execution_service.adapters.postgres import PostgresQueries, create_database
+from execution_service.adapters.postgres import PostgresPruner, PostgresQueries, create_database
 from execution_service.domain import (
+    Cutoffs,
     ExecutionFilter,
     ExecutionOrder,
     NodeRunFilter,
@@ -43,6 +45,12 @@ SELECT 'exec-' || lpad(n::text, 7, '0'), 'wf-' || n % 50, 'u-' || n % 1000,
        '\\x0000000101', '', '', '', '', '', '', $2::timestamptz + n * interval '1 second',
        $2::timestamptz + n * interval '1 second' + (n % 977) * interval '1 second'
 FROM generate_series(0, $1 - 1) n;
+"""
+# Three events an execution (its history): the key is the execution's and the node's.
+SEED_EVENTS = """
+INSERT INTO execution_events (event_key, execution_id, subject, payload)
+SELECT e.id || '/' || k, e.id, 'execution.node.started', '{}'::bytea
+FROM executions e CROSS JOIN generate_series(1, 3) k;
 """
 SEED_LOGS = """
 INSERT INTO execution_logs (execution_id, node_id, attempt, node_type, status, started_at,
@@ -78,14 +86,46 @@ class NotedQueries(PostgresQueries):
         return await super()._run(lambda raw: work(_Spy(raw, self.seen)))  # type: ignore[arg-type]
 
 
+class _Explaining:
+    """An asyncpg connection that, before each statement that reads or writes a table, prints
+    the plan it runs with (EXPLAIN ANALYZE, rolled back), then runs it as asked."""
+
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self._raw = raw
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._raw, name)
+        if name not in ("execute", "fetch", "fetchval", "fetchrow"):
+            return method
+
+        async def explained(sql: str, *args: Any) -> Any:
+            if " FROM " in sql.upper() or sql.lstrip().upper().startswith("INSERT"):
+                nested = self._raw.is_in_transaction()
+                await self._raw.execute("SAVEPOINT explain" if nested else "BEGIN")
+                plan = await self._raw.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
+                await self._raw.execute("ROLLBACK TO explain" if nested else "ROLLBACK")
+                print(f"\n=== pruning: {' '.join(sql.split())[:110]}")
+                print("\n".join(row[0] for row in plan))
+            return await method(sql, *args)
+
+        return explained
+
+
+class ExplainedPruner(PostgresPruner):
+    async def _run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        return await super()._run(lambda raw: work(_Explaining(raw)))  # type: ignore[arg-type]
+
+
 async def main(executions: int) -> None:
     with fresh_database() as url:
         conn = await asyncpg.connect(**url.connect_kwargs())
         started = time.monotonic()
         await conn.execute(SEED, executions, T0)
         await conn.execute(SEED_LOGS)
+        await conn.execute(SEED_EVENTS)
         await conn.execute("ANALYZE")
-        print(f"seeded {executions} executions, {2 * executions} node runs"
+        print(f"seeded {executions} executions, {2 * executions} node runs,"
+              f" {3 * executions} events"
               f" in {time.monotonic() - started:.0f} s")  # fmt: skip
         database = create_database(url)
         await database.connect()
@@ -119,6 +159,7 @@ async def main(executions: int) -> None:
             ("sort=-updatedAt, cursor deep", lambda: after(every, updated, updated_deep, 11)),
             ("logs ?status=FAILED&nodeId=write&attempt=1", lambda: queries.node_runs(
                 "exec-0000007", Page(1, 100), logs)),
+            ("history (/events, in seq order)", lambda: queries.history("exec-0000007")),
         ]  # fmt: skip
         for title, call in cases:
             queries.seen.clear()
@@ -127,6 +168,11 @@ async def main(executions: int) -> None:
                 plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
                 print(f"\n=== {title}")
                 print("\n".join(row[0] for row in plan))
+        # a pass over the ten oldest finished executions: every statement it writes with
+        before = Cutoffs(executions_finished_before=T0 + timedelta(seconds=11, milliseconds=100),
+                         tombstones_before=T0 + timedelta(days=1))  # fmt: skip
+        pruned = await ExplainedPruner(database).prune(before)
+        print(f"\npruned: {pruned}")
         await database.disconnect()
         await conn.close()
 
