@@ -14,21 +14,19 @@ from execution_service.adapters.http import schemas, serialize
 from execution_service.adapters.http.bodies import json_response
 from execution_service.adapters.http.conditional import conditional_json, revision_json
 from execution_service.adapters.http.errors import BadRequest
+from execution_service.adapters.http.filters import execution_filter, node_run_filter
 from execution_service.adapters.http.live import LiveStreams
 from execution_service.domain import (
     Clock,
     DeadLetterFilter,
-    ExecutionFilter,
     ExecutionOrder,
     ExecutionQueries,
     ExecutionRecorder,
     InvalidCursor,
-    NodeRunFilter,
     Page,
     Paged,
     ReplayPublisher,
     RetryPublisher,
-    Status,
     discard_dead_letter,
     get_dead_letter,
     get_execution,
@@ -125,13 +123,7 @@ def _listing(items: list[dict[str, Any]], paged: Paged[Any]) -> web.Response:
 async def list_executions_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     query = _query(request)
-    where = ExecutionFilter(
-        statuses=frozenset(Status(s) for s in query.get("status", ())),
-        workflow_id=query.get("workflowId"),
-        user_id=query.get("userId"),
-        started_after=query.get("startedAfter"),
-        started_before=query.get("startedBefore"),
-    )
+    where = execution_filter(query)
     order = _ORDERS[query["sort"]]
     if "cursor" in query:
         try:
@@ -175,11 +167,7 @@ async def get_execution_handler(request: web.Request) -> web.Response:
 async def get_logs_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     query = _query(request)
-    where = NodeRunFilter(
-        statuses=frozenset(Status(s) for s in query.get("status", ())),
-        node_id=query.get("nodeId"),
-        attempt=query.get("attempt"),
-    )
+    where = node_run_filter(query)
     paged = await get_node_runs(services.queries(), request.match_info["id"], _page(query), where)
     return conditional_json(
         request,

@@ -74,9 +74,9 @@ def _split_statuses(data: dict[str, Any]) -> dict[str, Any]:
     return data | {"status": frozenset(wanted)}
 
 
-class ExecutionsQuery(_Query):
-    page = _int("page", 1, MAX_PAGE, 1)
-    limit = _int("limit", 1, 100, 10)
+class ExecutionFilterQuery(_Query):
+    """Which executions: the list's filter, and the whole query of the list's stream."""
+
     status = _statuses("only executions in these statuses")
     workflowId = fields.String(metadata={"description": "only this workflow's executions"})
     userId = fields.String(metadata={"description": "only this user's executions"})
@@ -86,6 +86,15 @@ class ExecutionsQuery(_Query):
     startedBefore = _Instant(
         "startedBefore", metadata={"description": "only executions started before this"}
     )
+
+    @post_load
+    def statuses(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return _split_statuses(data)
+
+
+class ExecutionsQuery(ExecutionFilterQuery):
+    page = _int("page", 1, MAX_PAGE, 1)
+    limit = _int("limit", 1, 100, 10)
     sort = fields.String(
         load_default="-startedAt",
         validate=validate.OneOf(SORTS, error=f"sort must be one of {', '.join(SORTS)}"),
@@ -100,10 +109,6 @@ class ExecutionsQuery(_Query):
             "the page before; the answer's pagination is then {limit, nextCursor}"
         }
     )
-
-    @post_load
-    def statuses(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return _split_statuses(data)
 
 
 class LogsQuery(_Query):

@@ -20,7 +20,8 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
 from execution_service.adapters.http import serialize
-from execution_service.adapters.http.errors import BadRequest, error_response
+from execution_service.adapters.http.errors import error_response
+from execution_service.adapters.http.filters import execution_filter_of
 from execution_service.adapters.http.handlers import SERVICES
 from execution_service.adapters.http.live import LiveStreams, TooManyClients
 from execution_service.domain import (
@@ -201,18 +202,6 @@ async def execution_stream_handler(request: web.Request) -> web.StreamResponse:
 # Executions that change ------------------------------------------------------------------
 
 
-def _filter(request: web.Request) -> ExecutionFilter:
-    query = request.query
-    status = query.get("status") or None
-    if status is not None and status not in Status.__members__:
-        raise BadRequest(f"status must be one of {', '.join(Status.__members__)}, not {status!r}")
-    return ExecutionFilter(
-        statuses=[Status(status)] if status else [],
-        workflow_id=query.get("workflowId") or None,
-        user_id=query.get("userId") or None,
-    )
-
-
 class _ListState:
     """Executions this client was sent, so that one leaving the filter (its status changed)
     is sent once more, showing why it no longer belongs."""
@@ -239,7 +228,9 @@ class _ListState:
     def _messages(self, views: Any) -> list[Message]:
         messages = []
         for view in views:
-            matches = self.where.admits(view.status, view.workflow_id, view.user_id)
+            matches = self.where.admits(
+                view.status, view.workflow_id, view.user_id, view.started_at
+            )
             if matches or view.id in self.shown:
                 messages.append(("execution", _dumps(serialize.execution(view))))
                 self.shown[view.id] = None
@@ -252,7 +243,7 @@ class _ListState:
 async def executions_stream_handler(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     store, live = services.queries(), services.live_streams()
-    state = _ListState(store, live, _filter(request))
+    state = _ListState(store, live, await execution_filter_of(request))
     subscribed_at = time.monotonic()
 
     last_id = _last_event_id(request)
