@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -14,6 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from execution_service.adapters.http import OPENAPI_URL, serialize
+from execution_service.adapters.http.asyncapi import ASYNCAPI_URL
+from execution_service.adapters.http.bodies import dumps
 from execution_service.adapters.memory import FixedClock, MemoryRetryPublisher, MemoryStore
 from execution_service.app import Container, Settings, create_app
 from execution_service.domain import record_events
@@ -250,3 +253,31 @@ ZONES = st.sampled_from([UTC, timezone(timedelta(hours=5)), timezone(-timedelta(
 @given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=ZONES))
 def test_the_fast_time_text_is_the_domains(at: datetime) -> None:
     assert serialize.iso(at) == format_time(at)
+
+
+async def test_every_body_is_written_by_the_one_writer(api: Api) -> None:
+    """The same value is the same bytes on every route: each body is what bodies.dumps writes
+    for its own value, an execution with an integer beyond 64 bits and non-ASCII text too."""
+    run = Workflow("e1").started(0, workflowId="wf", input={"big": 2**70, "t": "é ☃"})
+    await record_events(api.store, run.messages)
+    paths = [
+        "/api/executions",
+        "/api/executions/e1",
+        "/api/executions/e1/logs",
+        "/api/executions/e1/events",
+        "/api/executions/e1/retries",
+        "/api/executions/nope",
+        "/api/executions?status=DONE",
+        "/api/dead-letters",
+        "/api/health",
+        "/api/health/live",
+        ASYNCAPI_URL,
+    ]
+    for path in paths:
+        response = await api.client.get(path)
+        body = await response.read()
+        assert body == dumps(json.loads(body)), path
+        assert response.headers["Content-Type"] == "application/json; charset=utf-8", path
+    one = await (await api.client.get("/api/executions/e1")).read()
+    assert b'"input":{"big":1180591620717411303424,"t":"\xc3\xa9 \xe2\x98\x83"}' in one
+    assert one in await (await api.client.get("/api/executions")).read()

@@ -312,3 +312,16 @@ async def test_the_list_and_its_stream_take_and_refuse_the_same_filters(
             assert (await streamed.json())["message"] == (await listed.json())["message"]
     finally:
         streamed.close()
+
+
+async def test_a_live_message_is_the_rest_body_of_the_same_view(live: Live) -> None:
+    await live.commit(started("e1", input={"big": 2**70, "t": "é ☃"}))
+    rest = await (await live.client.get("/api/executions/e1")).read()
+    for path in ("/api/executions/e1/stream", "/api/executions/stream?status=RUNNING"):
+        stream = await live.stream(path)
+        if path.endswith("?status=RUNNING"):
+            await live.commit(node("e1", "a", "started", 5))
+            rest = await (await live.client.get("/api/executions/e1")).read()
+        got = await stream.next()
+        assert got and got.data.encode() == rest, path
+        stream.response.close()

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from execution_service.adapters.http.bodies import json_response
 from execution_service.domain import EventKind
 from execution_service.domain.event_schema import (
     DATA,
@@ -162,6 +163,6 @@ def add_asyncapi(app: web.Application, prefix: str = "", version: str = "1.0.0")
     body = document(prefix, version)
 
     async def asyncapi_handler(_: web.Request) -> web.Response:
-        return web.json_response(body)
+        return json_response(body)
 
     app.router.add_get(ASYNCAPI_URL, asyncapi_handler)

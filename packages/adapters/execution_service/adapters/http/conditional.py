@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from execution_service.adapters.http.bodies import dumps
+from execution_service.adapters.http.bodies import dumps, written_response
 
 
 def etag_of(body: bytes) -> str:
@@ -34,7 +34,7 @@ def _answer(request: web.Request, tag: str, body: Callable[[], bytes]) -> web.Re
     if _matches(request, tag):
         response = web.Response(status=304)
     else:
-        response = web.Response(body=body(), content_type="application/json")
+        response = written_response(body())
     response.headers["ETag"] = f'"{tag}"'
     return response
 

@@ -12,6 +12,7 @@ from aiohttp_apigami import docs, response_schema
 from marshmallow import Schema, fields, validate
 
 from execution_service.adapters.http import serialize
+from execution_service.adapters.http.bodies import json_response
 from execution_service.adapters.http.handlers import SERVICES, HealthChecks
 from execution_service.adapters.http.schemas import HealthSchema
 
@@ -37,7 +38,7 @@ class ReadySchema(HealthSchema):
 )
 @response_schema(LiveSchema, 200, description="alive")
 async def live_handler(request: web.Request) -> web.Response:
-    return web.json_response(
+    return json_response(
         {"status": "ok", "service": SERVICE, "timestamp": serialize.iso(datetime.now(UTC))}
     )
 
@@ -58,7 +59,7 @@ async def ready_handler(request: web.Request) -> web.Response:
         "checks": statuses,
         "failing": failing,
     }
-    return web.json_response(body, status=503 if failing else 200)
+    return json_response(body, 503 if failing else 200)
 
 
 @docs(
@@ -76,7 +77,7 @@ async def health_handler(request: web.Request) -> web.Response:
         "timestamp": serialize.iso(datetime.now(UTC)),
         "checks": statuses,
     }
-    return web.json_response(body, status=200 if ok else 503)
+    return json_response(body, 200 if ok else 503)
 
 
 async def _statuses(checks: HealthChecks) -> dict[str, str]:

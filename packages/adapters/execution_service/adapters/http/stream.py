@@ -9,7 +9,6 @@ client cut off half-way through gets the whole change again."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -20,6 +19,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
 from execution_service.adapters.http import serialize
+from execution_service.adapters.http.bodies import dumps
 from execution_service.adapters.http.errors import error_response
 from execution_service.adapters.http.filters import execution_filter_of
 from execution_service.adapters.http.handlers import SERVICES
@@ -46,7 +46,8 @@ Message = tuple[str, str]  # event, data
 
 
 def _dumps(body: Any) -> str:
-    return json.dumps(body, separators=(",", ":"))
+    """SSE data is text: the REST body's bytes, as text."""
+    return dumps(body).decode()
 
 
 class _Stream:
