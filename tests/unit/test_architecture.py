@@ -52,3 +52,24 @@ def test_an_adapter_imports_no_other_adapter() -> None:
             if module.split(".")[2] != own:
                 bad.append((path, module))
     assert bad == []
+
+
+def _called(package: str, name: str) -> set[str]:
+    """Files under `package` that call `name` (a dotted name as written, e.g. nats.connect)."""
+    found = set()
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == name:
+                found.add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_one_place_opens_a_nats_connection_and_only_the_container_builds_the_pool() -> None:
+    """Options live with the one call (the service's or a command's), and the container
+    hands out the connector and the database, so no module connects on its own terms."""
+    assert _called("packages", "nats.connect") == {
+        "packages/adapters/execution_service/adapters/nats/connection.py"
+    }
+    container = {"packages/app/execution_service/app/container.py"}
+    for built in ("NatsConnector", "create_database", "PostgresPruner"):
+        assert _called("packages/app", built) <= container, built
