@@ -97,8 +97,8 @@ class ExecutionQueries(Protocol):
 
     async def history(self, execution_id: str) -> Sequence[RawMessage]:
         """Every event recorded for the execution, as received, in the order they were
-        recorded: a batch's new events in the order the batch held them, batches in the
-        order they were committed. Not the events' own timestamps: these are whatever the
+        recorded: batches in the order they were committed, a batch's new events by their
+        key (the order the recorder writes them in). Not the events' own timestamps: these are whatever the
         producer claimed, and the history shows what arrived, not what it says."""
         ...
 
