@@ -73,3 +73,34 @@ def test_one_place_opens_a_nats_connection_and_only_the_container_builds_the_poo
     container = {"packages/app/execution_service/app/container.py"}
     for built in ("NatsConnector", "create_database", "PostgresPruner"):
         assert _called("packages/app", built) <= container, built
+
+
+def test_adapters_and_the_app_take_the_domain_from_its_public_face() -> None:
+    """`execution_service.domain` itself, never one of its modules: the domain may move a
+    name between its modules without touching a caller, and what it exports is what it
+    offers."""
+    bad = [
+        (path, module)
+        for package in ("packages/adapters", "packages/app")
+        for path, module in imports(package)
+        if module.startswith("execution_service.domain.")
+    ]
+    assert bad == []
+
+
+def test_every_port_is_in_ports_and_every_error_in_errors() -> None:
+    domain = ROOT / "packages/domain/execution_service/domain"
+    misplaced = []
+    for path in sorted(domain.glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = {ast.unparse(b) for b in node.bases}
+            is_port = "Protocol" in bases
+            is_error = node.name[0] != "_" and any(
+                b.endswith(("Exception", "Error")) for b in bases
+            )
+            home = "ports.py" if is_port else "errors.py" if is_error else path.name
+            if home != path.name:
+                misplaced.append((path.name, node.name))
+    assert misplaced == []

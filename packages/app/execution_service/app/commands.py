@@ -15,7 +15,7 @@ import uvloop
 from aiohttp import web
 from dependency_injector import providers
 
-from execution_service.adapters.nats import Subjects, find_stream, stream_max_age
+from execution_service.adapters.nats import find_stream, stream_max_age
 from execution_service.adapters.postgres import apply_migrations
 from execution_service.app import logs
 from execution_service.app.container import Container

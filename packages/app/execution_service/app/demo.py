@@ -15,7 +15,7 @@ from nats.aio.client import Client
 from execution_service.adapters.nats import Subjects, find_stream
 from execution_service.app.container import Container
 from execution_service.app.settings import Settings
-from execution_service.domain.events import format_time
+from execution_service.domain import format_time
 
 log = logging.getLogger(__name__)
 _DEMO_NAMESPACE = uuid.UUID("6f1c9c2e-33a5-4c6b-9a55-0d7f0f3f5a10")

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import attrs
 
 from execution_service.domain.cursors import decode_cursor, encode_cursor
+from execution_service.domain.errors import Conflict, NotFound
 from execution_service.domain.events import (
     MAX_EVENT_BYTES,
     REPLAY_OF_HEADER,
@@ -24,9 +25,11 @@ from execution_service.domain.ports import (
     Clock,
     ExecutionQueries,
     ExecutionRecorder,
+    Pruner,
     ReplayPublisher,
     RetryPublisher,
 )
+from execution_service.domain.retention import Pruned, Retention
 from execution_service.domain.status import Status
 from execution_service.domain.views import (
     DeadLetter,
@@ -41,18 +44,6 @@ from execution_service.domain.views import (
     Position,
     RetryRequest,
 )
-
-
-class NotFound(Exception):
-    pass
-
-
-class Conflict(Exception):
-    pass
-
-
-class PublishFailed(Exception):
-    pass
 
 
 class Outcome(enum.Enum):
@@ -266,3 +257,10 @@ async def request_retry(
     )
     await publisher.publish_retry(request)
     return await recorder.record_retry_request(request)
+
+
+async def prune(
+    pruner: Pruner, clock: Clock, retention: Retention, dry_run: bool = False
+) -> Pruned | None:
+    """One pass of the retention policy, as of now."""
+    return await pruner.prune(retention.cutoffs(clock.now()), dry_run)

@@ -8,20 +8,18 @@ from typing import Any
 from aiohttp import web
 
 from execution_service.adapters.http.bodies import json_response
-from execution_service.domain import EventKind
-from execution_service.domain.event_schema import (
+from execution_service.domain import (
     DATA,
     ENVELOPE,
-    RETRY_REQUESTED,
-    Field,
-    FieldType,
-    time_field,
-)
-from execution_service.domain.events import (
     MAX_ATTEMPT,
     MAX_DURATION_MS,
     MAX_EVENT_BYTES,
     MAX_ID_LENGTH,
+    RETRY_REQUESTED,
+    EventKind,
+    Field,
+    FieldType,
+    time_field,
 )
 
 ASYNCAPI_URL = "/api/docs/asyncapi.json"

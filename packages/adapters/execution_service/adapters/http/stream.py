@@ -25,6 +25,8 @@ from execution_service.adapters.http.filters import execution_filter_of
 from execution_service.adapters.http.handlers import SERVICES
 from execution_service.adapters.http.live import LiveStreams, TooManyClients
 from execution_service.domain import (
+    Changes,
+    ChangeSubscription,
     ExecutionFilter,
     ExecutionQueries,
     ExecutionView,
@@ -34,7 +36,6 @@ from execution_service.domain import (
     Unavailable,
     get_execution,
 )
-from execution_service.domain.changes import Changes, ChangeSubscription
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import attrs
+
 import nats
 from nats.aio.client import Client
 
