@@ -13,7 +13,7 @@ from aiohttp_apigami.constants import APISPEC_PARSER
 from marshmallow import Schema
 
 from execution_service.adapters.http.schemas import ExecutionFilterQuery
-from execution_service.domain import ExecutionFilter, NodeRunFilter, Status
+from execution_service.domain import ExecutionFilter, NodeRunFilter, Page, Status
 
 
 async def load_query(request: web.Request, schema: Schema) -> dict[str, Any]:
@@ -23,6 +23,15 @@ async def load_query(request: web.Request, schema: Schema) -> dict[str, Any]:
         schema, request, location="querystring", unknown=None
     )
     return dict(parsed)
+
+
+def query_of(request: web.Request) -> dict[str, Any]:
+    """What `querystring_schema` loaded for a documented handler."""
+    return dict(request["querystring"])
+
+
+def page_of(query: Mapping[str, Any]) -> Page:
+    return Page(query["page"], query["limit"])
 
 
 async def execution_filter_of(request: web.Request) -> ExecutionFilter:

@@ -14,8 +14,8 @@ from marshmallow import Schema, fields, validate
 
 from execution_service.adapters.http import serialize
 from execution_service.adapters.http.bodies import json_response
-from execution_service.adapters.http.handlers import SERVICES, HealthChecks
 from execution_service.adapters.http.schemas import HealthSchema
+from execution_service.adapters.http.services import SERVICES, HealthChecks
 
 CHECK_TIMEOUT_SECONDS = 2.0
 SERVICE = "execution-service"

@@ -256,6 +256,9 @@ class ErrorSchema(Schema):
     requestId = fields.String(metadata={"description": "on 500 only; in the server's log"})
 
 
+MALFORMED = {"schema": ErrorSchema, "description": "a parameter is malformed"}
+
+
 class DeadLetterSchema(Schema):
     key = fields.String()
     subject = fields.String()

@@ -22,8 +22,8 @@ from execution_service.adapters.http import serialize
 from execution_service.adapters.http.bodies import dumps
 from execution_service.adapters.http.errors import error_response
 from execution_service.adapters.http.filters import execution_filter_of
-from execution_service.adapters.http.handlers import SERVICES
 from execution_service.adapters.http.live import LiveStreams, TooManyClients
+from execution_service.adapters.http.services import SERVICES
 from execution_service.domain import (
     Changes,
     ChangeSubscription,
