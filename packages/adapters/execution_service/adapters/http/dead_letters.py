@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 from aiohttp_apigami import docs, querystring_schema, response_schema
 
-from execution_service.adapters.http import schemas, serialize
+from execution_service.adapters.http import query_schemas, schemas, serialize
 from execution_service.adapters.http.bodies import json_response
 from execution_service.adapters.http.filters import page_of, query_of
 from execution_service.adapters.http.services import SERVICES
@@ -30,7 +30,7 @@ _NO_LETTER = {"schema": schemas.ErrorSchema, "description": "no dead letter of t
     summary="Events that could not be applied, most recent first",
     responses={400: schemas.MALFORMED},
 )
-@querystring_schema(schemas.DeadLettersQuery)
+@querystring_schema(query_schemas.DeadLettersQuery)
 @response_schema(schemas.DeadLetterPageSchema, 200, description="a page of dead letters")
 async def dead_letters_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
@@ -82,7 +82,7 @@ async def replay_handler(request: web.Request) -> web.Response:
         404: _NO_LETTER,
     },
 )
-@querystring_schema(schemas.DiscardQuery)
+@querystring_schema(query_schemas.DiscardQuery)
 async def discard_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     key, reason = request.match_info["key"], query_of(request)["reason"]

@@ -1,7 +1,7 @@
 """A request's query string into the domain's filter, once for every route. The list of
-executions, its live stream and the page (which reads through those two) load the same schema
-(schemas.ExecutionFilterQuery) with the same parser, so a query one route takes the other takes
-too, with the same meaning and the same 400 for what is malformed."""
+executions, its live stream and the page (which reads through those two) load the same
+schema (query_schemas.ExecutionFilterQuery) with the same parser, so a query one route takes
+the other takes too, with the same meaning and the same 400 for what is malformed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp_apigami.constants import APISPEC_PARSER
 from marshmallow import Schema
 
-from execution_service.adapters.http.schemas import ExecutionFilterQuery
+from execution_service.adapters.http.query_schemas import ExecutionFilterQuery
 from execution_service.domain import ExecutionFilter, NodeRunFilter, Page, Status
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp_apigami import docs, querystring_schema, response_schema
 
-from execution_service.adapters.http import schemas, serialize
+from execution_service.adapters.http import query_schemas, schemas, serialize
 from execution_service.adapters.http.bodies import json_response
 from execution_service.adapters.http.conditional import conditional_json, revision_json
 from execution_service.adapters.http.errors import BadRequest
@@ -50,7 +50,7 @@ _ORDERS = {
     "existed when the walk began (for the startedAt sorts; see the contract for -updatedAt).",
     responses={400: _ERRORS[400]},
 )
-@querystring_schema(schemas.ExecutionsQuery)
+@querystring_schema(query_schemas.ExecutionsQuery)
 @response_schema(schemas.ExecutionPageSchema, 200, description="a page of executions")
 async def list_executions_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
@@ -94,7 +94,7 @@ async def get_execution_handler(request: web.Request) -> web.Response:
     description="Sends an ETag of this page; with If-None-Match holding it, the answer is 304.",
     responses={**_NOT_MODIFIED, **_ERRORS},
 )
-@querystring_schema(schemas.LogsQuery)
+@querystring_schema(query_schemas.LogsQuery)
 @response_schema(schemas.NodeRunPageSchema, 200, description="a page of node runs")
 async def get_logs_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
