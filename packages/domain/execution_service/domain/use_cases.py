@@ -33,7 +33,6 @@ from execution_service.domain.retention import Pruned, Retention
 from execution_service.domain.status import Status
 from execution_service.domain.views import (
     DeadLetter,
-    DeadLetterFilter,
     ExecutionFilter,
     ExecutionOrder,
     ExecutionView,
@@ -114,15 +113,6 @@ async def get_execution(queries: ExecutionQueries, execution_id: str) -> Executi
     return execution
 
 
-async def list_executions(
-    queries: ExecutionQueries,
-    page: Page,
-    where: ExecutionFilter = ExecutionFilter(),
-    order: ExecutionOrder = ExecutionOrder.NEWEST_STARTED,
-) -> Paged[ExecutionView]:
-    return await queries.executions(page, where, order)
-
-
 @attrs.frozen
 class Slice:
     """A keyset page: its executions, and the cursor of the next page (None at the end)."""
@@ -172,12 +162,6 @@ async def get_retry_requests(
     """The retries requested for a known execution, by attempt."""
     execution = await get_execution(queries, execution_id)
     return await queries.retry_requests(execution.id)
-
-
-async def list_dead_letters(
-    queries: ExecutionQueries, page: Page, where: DeadLetterFilter = DeadLetterFilter()
-) -> Paged[DeadLetter]:
-    return await queries.dead_letters(page, where)
 
 
 async def get_dead_letter(queries: ExecutionQueries, key: str) -> DeadLetter:

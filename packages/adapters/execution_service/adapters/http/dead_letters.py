@@ -16,7 +16,6 @@ from execution_service.domain import (
     DeadLetterFilter,
     discard_dead_letter,
     get_dead_letter,
-    list_dead_letters,
     replay_dead_letter,
 )
 
@@ -36,7 +35,7 @@ async def dead_letters_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     query = query_of(request)
     where = DeadLetterFilter(subject=query.get("subject"), replayed=query.get("replayed"))
-    paged = await list_dead_letters(services.queries(), page_of(query), where)
+    paged = await services.queries().dead_letters(page_of(query), where)
     return json_response(serialize.listing([serialize.dead_letter(d) for d in paged.items], paged))
 
 

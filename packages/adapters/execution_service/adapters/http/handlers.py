@@ -24,7 +24,6 @@ from execution_service.domain import (
     get_history,
     get_node_runs,
     get_retry_requests,
-    list_executions,
     request_retry,
     walk_executions,
 )
@@ -71,7 +70,7 @@ async def list_executions_handler(request: web.Request) -> web.Response:
                 "pagination": {"limit": query["limit"], "nextCursor": walked.next_cursor},
             }
         )
-    paged = await list_executions(services.queries(), page_of(query), where, order)
+    paged = await services.queries().executions(page_of(query), where, order)
     return json_response(serialize.listing([serialize.execution(e) for e in paged.items], paged))
 
 
