@@ -17,7 +17,8 @@ CREATE TABLE executions (
     output       jsonb,
     metadata     jsonb,
     retry_of     text,
-    -- which event set each field: what merging later events needs (see domain/snapshots.py)
+    -- which event set each field: what merging later events needs (then domain/snapshots.py;
+    -- 0008 replaced it with precedences from domain/fold.py)
     provenance   jsonb NOT NULL DEFAULT '{}',
     created_at   timestamptz NOT NULL DEFAULT now(),
     updated_at   timestamptz NOT NULL DEFAULT now()
@@ -29,7 +30,7 @@ CREATE INDEX executions_workflow_newest
 CREATE INDEX executions_user_newest ON executions (user_id, started_at DESC NULLS LAST, id DESC);
 
 CREATE TABLE execution_logs (
-    id           uuid NOT NULL,  -- derived from the key (domain/model.py node_run_id)
+    id           uuid NOT NULL,  -- derived from the key (domain/identity.py node_run_id)
     execution_id text NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
     node_id      text NOT NULL,
     attempt      integer NOT NULL,

@@ -1,5 +1,6 @@
--- Merging in SQL (domain/snapshots.py): the provenance becomes columns a query can compare,
--- duration a column PostgreSQL derives, and the history keeps each event's bytes as received.
+-- Merging in SQL (then domain/snapshots.py; 0008 moved the rule back to domain/fold.py): the
+-- provenance becomes columns a query can compare, duration a column PostgreSQL derives, and
+-- the history keeps each event's bytes as received.
 --   * stamps: 18 digits of µs since 0001-01-01, then the event key, compared in collation "C"
 --     (bytes, so code points: the order Python compares them in); '' for a running claim;
 --   * node runs of one execution are read through the primary key and sorted: with no other
@@ -11,8 +12,9 @@ CREATE FUNCTION pg_temp.stamp(p jsonb) RETURNS text LANGUAGE sql IMMUTABLE STRIC
     SELECT lpad(((p->>0)::bigint + 62135596800000000)::text, 18, '0') || (p->>1)
 $$;
 
--- domain/model.py Claim.duration_since: the event's own duration, else the span from the
--- start in whole ms, never negative; none while running.
+-- What domain/model.py's Claim.duration_since said (now domain/fold.py's duration; 0008
+-- drops this function): the event's own duration, else the span from the start in whole ms,
+-- never negative; none while running.
 CREATE FUNCTION duration_ms(rank smallint, reported bigint, started timestamptz,
                             reached timestamptz)
 RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
@@ -116,8 +118,8 @@ CREATE TRIGGER executions_counted_on_update AFTER UPDATE ON executions
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION execution_counts_move();
 
--- What the store sends: one array of these rows per statement (adapters/postgres/store.py;
--- the attributes are domain/snapshots.py's columns, in that order). JSON comes as text.
+-- What the store sends: one array of these rows per statement (then adapters/postgres/store.py,
+-- now recorder.py, which 0008 gives a type without occurred_at). JSON comes as text.
 CREATE TYPE event_in AS (
     event_key text, execution_id text, subject text, occurred_at timestamptz, payload bytea
 );

@@ -17,8 +17,7 @@ from execution_service.adapters.postgres import (
     PostgresUrl,
     create_database,
 )
-from execution_service.domain import record_events
-from execution_service.domain.changes import ChangeSubscription, ExecutionChanges
+from execution_service.domain import ChangeSubscription, ExecutionChanges, record_events
 from support.events import message
 
 

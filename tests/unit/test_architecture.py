@@ -52,3 +52,55 @@ def test_an_adapter_imports_no_other_adapter() -> None:
             if module.split(".")[2] != own:
                 bad.append((path, module))
     assert bad == []
+
+
+def _called(package: str, name: str) -> set[str]:
+    """Files under `package` that call `name` (a dotted name as written, e.g. nats.connect)."""
+    found = set()
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == name:
+                found.add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_one_place_opens_a_nats_connection_and_only_the_container_builds_the_pool() -> None:
+    """Options live with the one call (the service's or a command's), and the container
+    hands out the connector and the database, so no module connects on its own terms."""
+    assert _called("packages", "nats.connect") == {
+        "packages/adapters/execution_service/adapters/nats/connection.py"
+    }
+    container = {"packages/app/execution_service/app/container.py"}
+    for built in ("NatsConnector", "create_database", "PostgresPruner"):
+        assert _called("packages/app", built) <= container, built
+
+
+def test_adapters_and_the_app_take_the_domain_from_its_public_face() -> None:
+    """`execution_service.domain` itself, never one of its modules: the domain may move a
+    name between its modules without touching a caller, and what it exports is what it
+    offers."""
+    bad = [
+        (path, module)
+        for package in ("packages/adapters", "packages/app")
+        for path, module in imports(package)
+        if module.startswith("execution_service.domain.")
+    ]
+    assert bad == []
+
+
+def test_every_port_is_in_ports_and_every_error_in_errors() -> None:
+    domain = ROOT / "packages/domain/execution_service/domain"
+    misplaced = []
+    for path in sorted(domain.glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = {ast.unparse(b) for b in node.bases}
+            is_port = "Protocol" in bases
+            is_error = node.name[0] != "_" and any(
+                b.endswith(("Exception", "Error")) for b in bases
+            )
+            home = "ports.py" if is_port else "errors.py" if is_error else path.name
+            if home != path.name:
+                misplaced.append((path.name, node.name))
+    assert misplaced == []

@@ -2,75 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import attrs
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from dependency_injector import providers
 from hypothesis import given
 from hypothesis import strategies as st
 
 from execution_service.adapters.http import OPENAPI_URL, serialize
-from execution_service.adapters.memory import FixedClock, MemoryRetryPublisher, MemoryStore
-from execution_service.app import Container, Settings, create_app
+from execution_service.adapters.http.asyncapi import ASYNCAPI_URL
+from execution_service.adapters.http.bodies import dumps
 from execution_service.domain import record_events
 from execution_service.domain.events import format_time
+from support.api import Api, workflow
 from support.events import Workflow
-
-
-@attrs.define
-class Api:
-    client: TestClient
-    store: MemoryStore
-    publisher: MemoryRetryPublisher
-    nats_up: bool = True
-
-    async def get(self, path: str, status: int = 200, **kw: Any) -> Any:
-        response = await self.client.get(path, **kw)
-        assert response.status == status, await response.text()
-        assert response.content_type == "application/json"
-        return await response.json()
-
-    async def post(self, path: str, status: int) -> Any:
-        response = await self.client.post(path)
-        assert response.status == status, await response.text()
-        return await response.json()
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[Api]:
-    clock = FixedClock()
-    store, publisher = MemoryStore(clock), MemoryRetryPublisher()
-    container = Container(settings=Settings())
-    container.recorder.override(providers.Object(store))
-    container.queries.override(providers.Object(store))
-    container.publisher.override(providers.Object(publisher))
-    container.clock.override(providers.Object(clock))
-    holder: dict[str, Api] = {}
-
-    async def database() -> bool:
-        return store.available
-
-    async def nats() -> bool:
-        return holder["api"].nats_up
-
-    container.health_checks.override(providers.Object({"database": database, "nats": nats}))
-    async with TestClient(TestServer(create_app(container))) as client:
-        holder["api"] = Api(client, store, publisher)
-        yield holder["api"]
-
-
-def workflow(execution: str, fail_at: str | None = "b", ms: int = 0) -> list[Any]:
-    run = Workflow(execution, ms).started(0, workflowId="wf", userId="u", input={"q": 1})
-    for i, node in enumerate(["a", "b"]):
-        node_type = {"nodeType": "agent"}
-        run.node_started(node, 10 * i + 1, **node_type)
-        run.node_ended(node, 10 * i + 5, failed=node == fail_at, **node_type, error="x")
-    run.ended(50, failed=bool(fail_at), workflowId="wf", userId="u", error="node b failed")
-    return run.messages
 
 
 async def test_get_execution_in_the_old_services_shape(api: Api) -> None:
@@ -250,3 +196,31 @@ ZONES = st.sampled_from([UTC, timezone(timedelta(hours=5)), timezone(-timedelta(
 @given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=ZONES))
 def test_the_fast_time_text_is_the_domains(at: datetime) -> None:
     assert serialize.iso(at) == format_time(at)
+
+
+async def test_every_body_is_written_by_the_one_writer(api: Api) -> None:
+    """The same value is the same bytes on every route: each body is what bodies.dumps writes
+    for its own value, an execution with an integer beyond 64 bits and non-ASCII text too."""
+    run = Workflow("e1").started(0, workflowId="wf", input={"big": 2**70, "t": "é ☃"})
+    await record_events(api.store, run.messages)
+    paths = [
+        "/api/executions",
+        "/api/executions/e1",
+        "/api/executions/e1/logs",
+        "/api/executions/e1/events",
+        "/api/executions/e1/retries",
+        "/api/executions/nope",
+        "/api/executions?status=DONE",
+        "/api/dead-letters",
+        "/api/health",
+        "/api/health/live",
+        ASYNCAPI_URL,
+    ]
+    for path in paths:
+        response = await api.client.get(path)
+        body = await response.read()
+        assert body == dumps(json.loads(body)), path
+        assert response.headers["Content-Type"] == "application/json; charset=utf-8", path
+    one = await (await api.client.get("/api/executions/e1")).read()
+    assert b'"input":{"big":1180591620717411303424,"t":"\xc3\xa9 \xe2\x98\x83"}' in one
+    assert one in await (await api.client.get("/api/executions")).read()

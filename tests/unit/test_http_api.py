@@ -10,14 +10,13 @@ from typing import Any
 import pytest
 
 from execution_service.domain import REPLAY_OF_HEADER, DeadLetter, record_events
+from support.api import Api, workflow
 from support.events import Workflow
-
-from .test_http import Api, api, workflow  # noqa: F401 - the fixture, shared
 
 pytestmark = pytest.mark.usefixtures("api")
 
 
-async def test_status_repeated_or_comma_separated_and_start_window(api: Api) -> None:  # noqa: F811
+async def test_status_repeated_or_comma_separated_and_start_window(api: Api) -> None:
     for n in range(4):
         await record_events(
             api.store, workflow(f"e{n}", fail_at="b" if n % 2 else None, ms=n * 1000)
@@ -41,7 +40,7 @@ async def test_status_repeated_or_comma_separated_and_start_window(api: Api) -> 
     assert (await api.get("/api/executions?status=FAILED,"))["pagination"]["total"] == 2
 
 
-async def test_cursor_pages_walk_to_the_end_once_each(api: Api) -> None:  # noqa: F811
+async def test_cursor_pages_walk_to_the_end_once_each(api: Api) -> None:
     for n in range(25):
         await record_events(api.store, workflow(f"e{n:02}", ms=n * 10))
     seen: list[str] = []
@@ -73,7 +72,7 @@ async def test_cursor_pages_walk_to_the_end_once_each(api: Api) -> None:  # noqa
     ],
 )
 async def test_bad_cursors_and_filters_are_a_400_naming_them(
-    api: Api, query: str, says: str  # noqa: F811
+    api: Api, query: str, says: str
 ) -> None:
     for n in range(3):
         await record_events(api.store, workflow(f"e{n}", ms=n))
@@ -90,7 +89,7 @@ def forged(cursor: str, **changes: Any) -> str:
 
 
 async def test_a_forged_position_is_a_400_or_an_empty_page_never_a_500(
-    api: Api,  # noqa: F811
+    api: Api,
 ) -> None:
     for n in range(3):
         await record_events(api.store, workflow(f"e{n}", ms=n))
@@ -106,7 +105,7 @@ async def test_a_forged_position_is_a_400_or_an_empty_page_never_a_500(
             assert body == {"data": [], "pagination": {"limit": 1, "nextCursor": None}}
 
 
-async def test_logs_filter_by_status_node_and_attempt(api: Api) -> None:  # noqa: F811
+async def test_logs_filter_by_status_node_and_attempt(api: Api) -> None:
     await record_events(api.store, workflow("e1"))
     failed = await api.get("/api/executions/e1/logs?status=FAILED")
     assert [r["nodeId"] for r in failed["data"]] == ["b"] and failed["total"] == 1
@@ -118,14 +117,12 @@ async def test_logs_filter_by_status_node_and_attempt(api: Api) -> None:  # noqa
         assert "attempt must be between 1 and 1000000000" in body["message"]
 
 
-async def conditional(api: Api, path: str, tags: str) -> Any:  # noqa: F811
+async def conditional(api: Api, path: str, tags: str) -> Any:
     return await api.client.get(path, headers={"If-None-Match": tags})
 
 
 @pytest.mark.parametrize("path", ["/api/executions/e1", "/api/executions/e1/logs?limit=5"])
-async def test_an_unchanged_answer_is_a_304_without_a_body(
-    api: Api, path: str  # noqa: F811
-) -> None:
+async def test_an_unchanged_answer_is_a_304_without_a_body(api: Api, path: str) -> None:
     await record_events(api.store, Workflow("e1", 0).started(0).node_started("a", 1).messages)
     first = await api.client.get(path)
     tag = first.headers["ETag"]
@@ -141,7 +138,7 @@ async def test_an_unchanged_answer_is_a_304_without_a_body(
     assert changed.status == 200 and changed.headers["ETag"] != tag
 
 
-async def test_a_404_is_not_turned_into_a_304(api: Api) -> None:  # noqa: F811
+async def test_a_404_is_not_turned_into_a_304(api: Api) -> None:
     response = await conditional(api, "/api/executions/nope", "*")
     assert response.status == 404
 
@@ -150,7 +147,7 @@ def dead(key: str, payload: bytes = b"{oops", count: int = 1) -> list[DeadLetter
     return [DeadLetter(key, "execution.started", payload, {"Nats-Msg-Id": key}, "not JSON")] * count
 
 
-async def test_one_dead_letter_with_its_payload_as_received(api: Api) -> None:  # noqa: F811
+async def test_one_dead_letter_with_its_payload_as_received(api: Api) -> None:
     await api.store.record([], dead("k1") + dead("k2", b"\xff\xfe"))
     text = await api.get("/api/dead-letters/k1")
     assert (text["payload"], text["encoding"], text["headers"]) == (
@@ -164,7 +161,7 @@ async def test_one_dead_letter_with_its_payload_as_received(api: Api) -> None:  
     assert (await api.get("/api/dead-letters/nope", status=404))["statusCode"] == 404
 
 
-async def test_replay_publishes_once_per_failure(api: Api) -> None:  # noqa: F811
+async def test_replay_publishes_once_per_failure(api: Api) -> None:
     await api.store.record([], dead("k1"))
     for _ in range(2):  # the double click
         response = await api.client.post("/api/dead-letters/k1/replay")
@@ -186,14 +183,14 @@ async def test_replay_publishes_once_per_failure(api: Api) -> None:  # noqa: F81
     assert (await api.client.post("/api/dead-letters/nope/replay")).status == 404
 
 
-async def test_replay_with_the_broker_down_is_503_and_marks_nothing(api: Api) -> None:  # noqa: F811
+async def test_replay_with_the_broker_down_is_503_and_marks_nothing(api: Api) -> None:
     await api.store.record([], dead("k1"))
     api.publisher.available = False
     assert (await api.client.post("/api/dead-letters/k1/replay")).status == 503
     assert (await api.get("/api/dead-letters/k1"))["replayedAt"] is None
 
 
-async def test_discard_needs_a_reason_then_the_letter_is_gone(api: Api) -> None:  # noqa: F811
+async def test_discard_needs_a_reason_then_the_letter_is_gone(api: Api) -> None:
     await api.store.record([], dead("k1") + dead("k2"))
     no_reason = await api.client.delete("/api/dead-letters/k1")
     assert no_reason.status == 400
@@ -210,7 +207,7 @@ async def test_discard_needs_a_reason_then_the_letter_is_gone(api: Api) -> None:
     )
 
 
-async def test_every_new_status_is_in_the_openapi_document(api: Api) -> None:  # noqa: F811
+async def test_every_new_status_is_in_the_openapi_document(api: Api) -> None:
     from execution_service.adapters.http import OPENAPI_URL
 
     paths = (await api.get(OPENAPI_URL))["paths"]
@@ -229,7 +226,7 @@ async def test_every_new_status_is_in_the_openapi_document(api: Api) -> None:  #
     assert {"status", "startedAfter", "startedBefore", "sort", "cursor"} <= names
 
 
-async def test_a_browser_may_send_if_none_match_and_read_the_etag(api: Api) -> None:  # noqa: F811
+async def test_a_browser_may_send_if_none_match_and_read_the_etag(api: Api) -> None:
     await record_events(api.store, workflow("e1"))
     response = await api.client.get("/api/executions/e1", headers={"Origin": "https://app.example"})
     assert "If-None-Match" in response.headers["Access-Control-Allow-Headers"]

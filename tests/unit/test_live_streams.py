@@ -19,7 +19,8 @@ from execution_service.adapters.http.resume import ChangeHistory
 from execution_service.adapters.memory import FixedClock, MemoryChanges, MemoryStore
 from execution_service.app import Container, Settings, create_app
 from execution_service.domain import Event, RawMessage, parse_message, record_events
-from support.events import message
+from execution_service.domain.events import format_time
+from support.events import at, message
 from support.nats import wait_until
 from support.sse import EventStream
 
@@ -264,3 +265,63 @@ async def test_a_gap_in_the_feed_resends_everything(live: Live) -> None:
     live.changes.lose()
     again = [await stream.next(), await stream.next()]
     assert [m.event for m in again if m] == ["execution", "node"]
+
+
+async def test_a_list_stream_takes_statuses_as_the_list_does(live: Live) -> None:
+    stream = await live.stream("/api/executions/stream?status=FAILED,RUNNING")
+    await live.commit(started("e1"))
+    got = await stream.next()
+    assert got and (got.json()["id"], got.json()["status"]) == ("e1", "RUNNING")
+    await live.commit(ended("e1", "failed", 5))
+    got = await stream.next()
+    assert got and (got.json()["id"], got.json()["status"]) == ("e1", "FAILED")
+
+
+async def test_a_list_stream_keeps_to_the_start_time_window(live: Live) -> None:
+    window = f"startedAfter={format_time(at(1000))}&startedBefore={format_time(at(2000))}"
+    stream = await live.stream(f"/api/executions/stream?{window}")
+    await live.commit(started("early", ms=0), started("inside", ms=1500), started("late", ms=2000))
+    got = await stream.next()
+    assert got and got.json()["id"] == "inside"
+    await live.commit(started("e2", ms=1999))
+    got = await stream.next()
+    assert got and got.json()["id"] == "e2"  # nothing of early or late came between
+
+
+QUERIES = [
+    "status=FAILED,RUNNING",
+    "status=RUNNING&status=FAILED,",
+    "status=DONE",
+    "status=RUNNING,DONE",
+    "startedAfter=2026-11-25T10:00:00Z&startedBefore=2026-11-25T11:00:00%2B01:00",
+    "startedAfter=2026-11-25T10:00:00",
+    "startedBefore=yesterday",
+    "workflowId=wf&userId=u",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_the_list_and_its_stream_take_and_refuse_the_same_filters(
+    live: Live, query: str
+) -> None:
+    listed = await live.client.get(f"/api/executions?{query}")
+    streamed = await live.client.get(f"/api/executions/stream?{query}")
+    try:
+        assert (listed.status, streamed.status) in ((200, 200), (400, 400))
+        if listed.status == 400:
+            assert (await streamed.json())["message"] == (await listed.json())["message"]
+    finally:
+        streamed.close()
+
+
+async def test_a_live_message_is_the_rest_body_of_the_same_view(live: Live) -> None:
+    await live.commit(started("e1", input={"big": 2**70, "t": "é ☃"}))
+    rest = await (await live.client.get("/api/executions/e1")).read()
+    for path in ("/api/executions/e1/stream", "/api/executions/stream?status=RUNNING"):
+        stream = await live.stream(path)
+        if path.endswith("?status=RUNNING"):
+            await live.commit(node("e1", "a", "started", 5))
+            rest = await (await live.client.get("/api/executions/e1")).read()
+        got = await stream.next()
+        assert got and got.data.encode() == rest, path
+        stream.response.close()

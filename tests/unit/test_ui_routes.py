@@ -70,3 +70,15 @@ async def test_an_unknown_file_is_a_json_404(client: TestClient) -> None:
 async def test_the_page_is_not_in_the_api_document(client: TestClient) -> None:
     document = await (await client.get(OPENAPI_URL)).json()
     assert document["paths"] and all(path.startswith("/api/") for path in document["paths"])
+
+
+@pytest.mark.parametrize("given", ['W/"{tag}"', '"other", "{tag}"', "*"])
+async def test_a_file_is_checked_against_if_none_match_as_the_api_checks_it(
+    client: TestClient, given: str
+) -> None:
+    """The one check of conditional.py: weak comparison, a list of tags, and "*"."""
+    tag = (await client.get("/ui/static/app.js")).headers["ETag"].strip('"')
+    again = await client.get("/ui/static/app.js", headers={"If-None-Match": given.format(tag=tag)})
+    assert again.status == 304 and again.headers["ETag"] == f'"{tag}"'
+    assert again.headers["Cache-Control"] == "no-cache"
+    assert await again.read() == b""

@@ -19,8 +19,6 @@ from execution_service.domain import (
     get_history,
     get_node_runs,
     get_retry_requests,
-    list_dead_letters,
-    list_executions,
     record_events,
     request_retry,
 )
@@ -90,7 +88,7 @@ async def test_a_recorded_execution_reads_back_with_node_counts(store: MemorySto
         ("a", Status.COMPLETED, 5),
         ("b", Status.FAILED, 10),
     ]
-    listed = await list_executions(store, Page(1, 10))
+    listed = await store.executions(Page(1, 10))
     assert [e.id for e in listed.items] == ["e1"] and listed.total == 1
 
 
@@ -114,7 +112,7 @@ async def test_history_retries_and_dead_letters_read_back_what_was_recorded(
     assert await get_retry_requests(store, "e1") == []
     request = await request_retry(store, store, publisher, clock, "e1")
     assert await get_retry_requests(store, "e1") == [request]
-    letters = await list_dead_letters(store, Page(1, 10))
+    letters = await store.dead_letters(Page(1, 10))
     assert [d.subject for d in letters.items] == ["execution.failed"]
 
 

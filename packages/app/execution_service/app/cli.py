@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from execution_service.app import logs
-from execution_service.app.commands import migrate, serve
+from execution_service.app.commands import migrate, print_prune, serve
 from execution_service.app.settings import Settings, SettingsError
 
 
@@ -66,8 +66,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             publish_demo_cli(settings)
         elif args.command == "prune":
-            from execution_service.app.pruning import print_prune
-
             return print_prune(settings, dry_run=args.dry_run)
     except SettingsError as exc:
         print(f"execution-service: {exc}", file=sys.stderr)

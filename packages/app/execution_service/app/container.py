@@ -12,6 +12,7 @@ from execution_service.adapters.http import HttpMetrics, LiveStreams
 from execution_service.adapters.nats import (
     ConsumerSettings,
     EventConsumer,
+    NatsConnector,
     NatsRetryPublisher,
     Subjects,
 )
@@ -24,6 +25,7 @@ from execution_service.adapters.postgres import (
 )
 from execution_service.adapters.prometheus import PrometheusBatchObserver, RuntimeGauges
 from execution_service.adapters.system import SystemClock
+from execution_service.app.pruning import retention
 from execution_service.app.sampling import SAMPLE_SECONDS, GaugeSampler
 from execution_service.app.settings import Settings
 
@@ -66,14 +68,23 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     # One registry per container (so per app): tests and several apps in a process never clash.
     metrics_registry = providers.Singleton(CollectorRegistry)
+    # The pool's (min, max) connections; a command that runs once (prune) overrides it.
+    pool_size = providers.Object((2, 10))
     database = providers.Singleton(
-        lambda settings: create_database(settings.require_database()), settings
+        lambda settings, size: create_database(settings.require_database(), *size),
+        settings,
+        pool_size,
     )
     # The two sides of the store share the database's pool.
     recorder = providers.Singleton(PostgresRecorder, database)
     queries = providers.Singleton(PostgresQueries, database)
     pruner = providers.Singleton(PostgresPruner, database)
-    # The connected client, provided at start-up (runtime.py): connecting is async and ordered.
+    # The policy from the settings; called with the stream's max age once NATS has said it.
+    retention = providers.Callable(retention, settings)
+    # Every NATS connection is opened by this: the service's at start-up, a command's once.
+    nats_connector = providers.Singleton(lambda s: NatsConnector(s.nats_urls), settings)
+    # The service's connected client, provided at start-up (web.py's with_runtime): connecting
+    # is async, and ordered after the pool and before the consumer.
     nats_client = providers.Dependency(instance_of=Client)
     subjects = providers.Singleton(lambda s: Subjects(s.nats_subject_prefix), settings)
     publisher = providers.Singleton(NatsRetryPublisher, nats_client, subjects)

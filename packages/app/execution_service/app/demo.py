@@ -10,12 +10,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import nats
 from nats.aio.client import Client
 
 from execution_service.adapters.nats import Subjects, find_stream
+from execution_service.app.container import Container
 from execution_service.app.settings import Settings
-from execution_service.domain.events import format_time
+from execution_service.domain import format_time
 
 log = logging.getLogger(__name__)
 _DEMO_NAMESPACE = uuid.UUID("6f1c9c2e-33a5-4c6b-9a55-0d7f0f3f5a10")
@@ -133,10 +133,11 @@ async def publish(nc: Client, subjects: Subjects, events: list[tuple[str, dict[s
 
 
 async def publish_demo(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
-    nc = await nats.connect(servers=list(settings.nats_urls), connect_timeout=5)
+    container = Container(settings=settings)
+    nc = await container.nats_connector().once("publish-demo")
     try:
         events = demo_events()
-        await publish(nc, Subjects(settings.nats_subject_prefix), events)
+        await publish(nc, container.subjects(), events)
         return events
     finally:
         await nc.close()

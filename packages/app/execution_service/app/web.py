@@ -9,14 +9,13 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import nats
 from aiohttp import web
 from dependency_injector import providers
 
 from execution_service.adapters.http import build_app
 from execution_service.adapters.nats import stream_max_age
 from execution_service.app.container import Container
-from execution_service.app.pruning import PeriodicPruning, retention
+from execution_service.app.pruning import PeriodicPruning
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +46,9 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
         live_streams = container.live_streams()
         live_streams.start()
         closing = asyncio.Event()  # our own close disconnects too: nothing to warn of
-        nc = await nats.connect(
-            servers=list(settings.nats_urls),
-            name="execution-service",
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=2,
-            disconnected_cb=_say("NATS disconnected", unless=closing),
-            reconnected_cb=_say("NATS reconnected", unless=closing),
+        nc = await container.nats_connector().serving(
+            on_disconnected=_say("NATS disconnected", unless=closing),
+            on_reconnected=_say("NATS reconnected", unless=closing),
         )
         container.nats_client.override(providers.Object(nc))
         consumer = container.consumer()
@@ -63,9 +58,9 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
         sampling = asyncio.create_task(sampler.run(), name="gauge-sampler")
         task = asyncio.create_task(consumer.run(), name="consumer")
         pruning = None
-        if settings.execution_retention or settings.dead_letter_retention:
+        if container.retention().prunes_anything:
             assert consumer.stream is not None  # bound by start()
-            policy = retention(settings, await stream_max_age(nc.jetstream(), consumer.stream))
+            policy = container.retention(await stream_max_age(nc.jetstream(), consumer.stream))
             periodic = PeriodicPruning(
                 container.pruner(), container.clock(), policy, settings.prune_interval
             )

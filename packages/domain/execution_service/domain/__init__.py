@@ -1,7 +1,34 @@
-"""The Execution Service's domain: standard library and attrs only."""
+"""The Execution Service's domain: standard library and attrs only. Its public face: adapters
+and the app import what they need from here, never from a module of it
+(tests/unit/test_architecture.py). Ports are in ports.py, errors in errors.py."""
 
-from execution_service.domain.cursors import InvalidCursor, decode_cursor, encode_cursor
+from execution_service.domain.changes import (
+    DEFAULT_PENDING_LIMIT,
+    Changes,
+    ChangeSubscription,
+    Subscribers,
+)
+from execution_service.domain.cursors import decode_cursor, encode_cursor
+from execution_service.domain.errors import (
+    Conflict,
+    InvalidCursor,
+    NotFound,
+    PublishFailed,
+    Unavailable,
+)
+from execution_service.domain.event_schema import (
+    DATA,
+    ENVELOPE,
+    RETRY_REQUESTED,
+    Field,
+    FieldType,
+    time_field,
+)
 from execution_service.domain.events import (
+    MAX_ATTEMPT,
+    MAX_DURATION_MS,
+    MAX_EVENT_BYTES,
+    MAX_ID_LENGTH,
     REPLAY_OF_HEADER,
     Event,
     EventIdentity,
@@ -10,6 +37,7 @@ from execution_service.domain.events import (
     Parsed,
     RawMessage,
     Rejected,
+    format_time,
     parse_message,
 )
 from execution_service.domain.fold import (
@@ -26,23 +54,28 @@ from execution_service.domain.fold import (
     running_state,
 )
 from execution_service.domain.identity import NodeRunKey, node_run_id
+from execution_service.domain.json_text import may_hold_a_long_integer
 from execution_service.domain.ports import (
+    BatchObserver,
     Clock,
+    ExecutionChanges,
     ExecutionQueries,
     ExecutionRecorder,
+    Pruner,
     Recorded,
     ReplayPublisher,
     RetryPublisher,
-    Unavailable,
+    UnobservedBatches,
 )
-from execution_service.domain.retention import Cutoffs, Pruned, Pruner, Retention, prune
+from execution_service.domain.retention import (
+    Cutoffs,
+    Pruned,
+    Retention,
+)
 from execution_service.domain.status import Status
 from execution_service.domain.use_cases import (
     BatchReport,
-    Conflict,
-    NotFound,
     Outcome,
-    PublishFailed,
     Slice,
     discard_dead_letter,
     get_dead_letter,
@@ -50,8 +83,7 @@ from execution_service.domain.use_cases import (
     get_history,
     get_node_runs,
     get_retry_requests,
-    list_dead_letters,
-    list_executions,
+    prune,
     record_events,
     replay_dead_letter,
     request_retry,
@@ -73,25 +105,38 @@ from execution_service.domain.views import (
 )
 
 __all__ = [
+    "BatchObserver",
     "BatchReport",
+    "ChangeSubscription",
+    "Changes",
     "Clock",
     "Conflict",
     "Cutoffs",
+    "DATA",
+    "DEFAULT_PENDING_LIMIT",
     "DeadLetter",
     "DeadLetterFilter",
+    "ENVELOPE",
     "EXECUTION",
     "Event",
     "EventIdentity",
     "EventKind",
+    "ExecutionChanges",
     "ExecutionFilter",
     "ExecutionOrder",
     "ExecutionQueries",
     "ExecutionRecorder",
     "ExecutionView",
+    "Field",
+    "FieldType",
     "Folded",
     "Ignored",
     "InvalidCursor",
     "Layout",
+    "MAX_ATTEMPT",
+    "MAX_DURATION_MS",
+    "MAX_EVENT_BYTES",
+    "MAX_ID_LENGTH",
     "NODE_RUN",
     "NodeCounts",
     "NodeRunFilter",
@@ -108,6 +153,7 @@ __all__ = [
     "Pruner",
     "PublishFailed",
     "REPLAY_OF_HEADER",
+    "RETRY_REQUESTED",
     "RawMessage",
     "Recorded",
     "Register",
@@ -119,19 +165,21 @@ __all__ = [
     "Slice",
     "State",
     "Status",
+    "Subscribers",
     "Unavailable",
+    "UnobservedBatches",
     "decode_cursor",
     "discard_dead_letter",
     "encode_cursor",
     "fold",
+    "format_time",
     "get_dead_letter",
     "get_execution",
     "get_history",
     "get_node_runs",
     "get_retry_requests",
     "join",
-    "list_dead_letters",
-    "list_executions",
+    "may_hold_a_long_integer",
     "node_run_id",
     "parse_message",
     "project",
@@ -140,5 +188,6 @@ __all__ = [
     "replay_dead_letter",
     "request_retry",
     "running_state",
+    "time_field",
     "walk_executions",
 ]

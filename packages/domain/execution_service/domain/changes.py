@@ -1,4 +1,5 @@
-"""Which executions changed: the feed live views follow, whichever replica wrote the change.
+"""Which executions changed: what the feed live views follow (the ExecutionChanges port)
+hands each subscriber, whichever replica wrote the change.
 
 A subscriber takes what is pending all at once: an execution that changed ten times since the
 last take is in it once (that is the coalescing), and a subscriber that falls far behind
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from typing import Protocol
 
 import attrs
 
@@ -75,17 +75,6 @@ class ChangeSubscription:
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-
-class ExecutionChanges(Protocol):
-    """A feed of changed execution ids, in this process, for changes committed anywhere."""
-
-    def subscribe(
-        self, execution_id: str | None = None, limit: int = DEFAULT_PENDING_LIMIT
-    ) -> ChangeSubscription:
-        """Changes from now on: of one execution, or of all. Up to `limit` pending ids, then
-        a gap."""
-        ...
 
 
 class Subscribers:

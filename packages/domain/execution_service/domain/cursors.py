@@ -13,11 +13,8 @@ import hashlib
 import json
 from datetime import datetime
 
+from execution_service.domain.errors import InvalidCursor
 from execution_service.domain.views import ExecutionFilter, ExecutionOrder, Position
-
-
-class InvalidCursor(ValueError):
-    """Not a cursor this service made, or made for another list."""
 
 
 def _list_id(where: ExecutionFilter, order: ExecutionOrder) -> str:

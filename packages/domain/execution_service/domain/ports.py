@@ -1,14 +1,19 @@
-"""What the use cases need from the outside world."""
+"""Every port: what the use cases and the service need from the outside world, each a
+Protocol an adapter implements (and a fake in adapters/memory, held to it by the port's
+contract suite). The values they pass are in views.py, events.py, changes.py and
+retention.py; the errors they raise in errors.py."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from execution_service.domain.changes import DEFAULT_PENDING_LIMIT, ChangeSubscription
 from execution_service.domain.events import Event, EventIdentity, RawMessage
+from execution_service.domain.retention import Cutoffs, Pruned
 from execution_service.domain.views import (
     DeadLetter,
     DeadLetterFilter,
@@ -23,15 +28,14 @@ from execution_service.domain.views import (
     RetryRequest,
 )
 
-
-class Unavailable(Exception):
-    """A passing failure of a port (a database or broker down): try again later."""
+if TYPE_CHECKING:  # use_cases.py, which reports a batch, needs these ports
+    from execution_service.domain.use_cases import BatchReport
 
 
 @attrs.frozen
 class Recorded:
     """What became of a batch's events, by Event.identity: those recorded for the first time,
-    and those ignored because their execution had been pruned (retention.py)."""
+    and those ignored because their execution had been pruned (Pruner)."""
 
     applied: frozenset[EventIdentity]
     of_pruned_executions: frozenset[EventIdentity] = frozenset()
@@ -97,9 +101,10 @@ class ExecutionQueries(Protocol):
 
     async def history(self, execution_id: str) -> Sequence[RawMessage]:
         """Every event recorded for the execution, as received, in the order they were
-        recorded: a batch's new events in the order the batch held them, batches in the
-        order they were committed. Not the events' own timestamps: these are whatever the
-        producer claimed, and the history shows what arrived, not what it says."""
+        recorded: batches in the order they were committed, a batch's new events by their
+        key (the order the recorder writes them in). Not the events' own timestamps: these
+        are whatever the producer claimed, and the history shows what arrived, not what it
+        says."""
         ...
 
     async def dead_letters(
@@ -132,3 +137,63 @@ class ReplayPublisher(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class Pruner(Protocol):
+    async def prune(self, cutoffs: Cutoffs, dry_run: bool = False) -> Pruned | None:
+        """Delete what is older than the cutoffs: finished executions with their node runs,
+        events and retry requests (each leaving a tombstone), dead letters and tombstones.
+        Works in bounded units of work, never holding up recording for long. Returns None,
+        having done nothing, while another pass runs (on this or another replica). A dry run
+        deletes nothing and says what a pass would delete now."""
+        ...
+
+
+class ExecutionChanges(Protocol):
+    """A feed of changed execution ids, in this process, for changes committed anywhere."""
+
+    def subscribe(
+        self, execution_id: str | None = None, limit: int = DEFAULT_PENDING_LIMIT
+    ) -> ChangeSubscription:
+        """Changes from now on: of one execution, or of all. Up to `limit` pending ids, then
+        a gap."""
+        ...
+
+
+class BatchObserver(Protocol):
+    """What the event consumer tells whoever watches it (the service's metrics), once per
+    batch, never once per event: an implementation counts a whole batch at a time, so that
+    watching costs nothing measurable per event."""
+
+    def batch_fetched(self, size: int, redelivered: int) -> None:
+        """A batch arrived; `redelivered` of its messages had been delivered before."""
+        ...
+
+    def batch_recorded(self, subjects: Sequence[str], report: BatchReport) -> None:
+        """The batch is committed: `report.outcomes[i]` is what became of `subjects[i]`
+        (rejected ones are stored as dead letters)."""
+        ...
+
+    def batch_finished(self, seconds: float) -> None:
+        """From fetched to acknowledged (or handed back for redelivery)."""
+        ...
+
+    def dead_lettered_after_failures(self, count: int) -> None:
+        """Messages stored as dead letters because they failed too many deliveries."""
+        ...
+
+
+class UnobservedBatches:
+    """The BatchObserver to use when nobody watches."""
+
+    def batch_fetched(self, size: int, redelivered: int) -> None:
+        pass
+
+    def batch_recorded(self, subjects: Sequence[str], report: BatchReport) -> None:
+        pass
+
+    def batch_finished(self, seconds: float) -> None:
+        pass
+
+    def dead_lettered_after_failures(self, count: int) -> None:
+        pass

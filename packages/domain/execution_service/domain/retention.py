@@ -1,15 +1,13 @@
-"""Retention: how long finished executions, dead letters and tombstones are kept, and the
-port and use case that delete what is older. A pruned execution leaves a tombstone, so that
-a late event for it is ignored rather than recorded as a new, partial execution."""
+"""Retention: how long finished executions, dead letters and tombstones are kept (the Pruner
+port deletes what is older, the prune use case says when). A pruned execution leaves a
+tombstone, so that a late event for it is ignored rather than recorded as a new, partial
+execution."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Protocol
 
 import attrs
-
-from execution_service.domain.ports import Clock
 
 
 @attrs.frozen
@@ -58,20 +56,3 @@ class Pruned:
 
     def as_dict(self) -> dict[str, int]:
         return attrs.asdict(self)
-
-
-class Pruner(Protocol):
-    async def prune(self, cutoffs: Cutoffs, dry_run: bool = False) -> Pruned | None:
-        """Delete what is older than the cutoffs: finished executions with their node runs,
-        events and retry requests (each leaving a tombstone), dead letters and tombstones.
-        Works in bounded units of work, never holding up recording for long. Returns None,
-        having done nothing, while another pass runs (on this or another replica). A dry run
-        deletes nothing and says what a pass would delete now."""
-        ...
-
-
-async def prune(
-    pruner: Pruner, clock: Clock, retention: Retention, dry_run: bool = False
-) -> Pruned | None:
-    """One pass of the retention policy, as of now."""
-    return await pruner.prune(retention.cutoffs(clock.now()), dry_run)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import attrs
 
 from execution_service.domain.cursors import decode_cursor, encode_cursor
+from execution_service.domain.errors import Conflict, NotFound
 from execution_service.domain.events import (
     MAX_EVENT_BYTES,
     REPLAY_OF_HEADER,
@@ -24,13 +25,14 @@ from execution_service.domain.ports import (
     Clock,
     ExecutionQueries,
     ExecutionRecorder,
+    Pruner,
     ReplayPublisher,
     RetryPublisher,
 )
+from execution_service.domain.retention import Pruned, Retention
 from execution_service.domain.status import Status
 from execution_service.domain.views import (
     DeadLetter,
-    DeadLetterFilter,
     ExecutionFilter,
     ExecutionOrder,
     ExecutionView,
@@ -41,18 +43,6 @@ from execution_service.domain.views import (
     Position,
     RetryRequest,
 )
-
-
-class NotFound(Exception):
-    pass
-
-
-class Conflict(Exception):
-    pass
-
-
-class PublishFailed(Exception):
-    pass
 
 
 class Outcome(enum.Enum):
@@ -123,15 +113,6 @@ async def get_execution(queries: ExecutionQueries, execution_id: str) -> Executi
     return execution
 
 
-async def list_executions(
-    queries: ExecutionQueries,
-    page: Page,
-    where: ExecutionFilter = ExecutionFilter(),
-    order: ExecutionOrder = ExecutionOrder.NEWEST_STARTED,
-) -> Paged[ExecutionView]:
-    return await queries.executions(page, where, order)
-
-
 @attrs.frozen
 class Slice:
     """A keyset page: its executions, and the cursor of the next page (None at the end)."""
@@ -181,12 +162,6 @@ async def get_retry_requests(
     """The retries requested for a known execution, by attempt."""
     execution = await get_execution(queries, execution_id)
     return await queries.retry_requests(execution.id)
-
-
-async def list_dead_letters(
-    queries: ExecutionQueries, page: Page, where: DeadLetterFilter = DeadLetterFilter()
-) -> Paged[DeadLetter]:
-    return await queries.dead_letters(page, where)
 
 
 async def get_dead_letter(queries: ExecutionQueries, key: str) -> DeadLetter:
@@ -266,3 +241,10 @@ async def request_retry(
     )
     await publisher.publish_retry(request)
     return await recorder.record_retry_request(request)
+
+
+async def prune(
+    pruner: Pruner, clock: Clock, retention: Retention, dry_run: bool = False
+) -> Pruned | None:
+    """One pass of the retention policy, as of now."""
+    return await pruner.prune(retention.cutoffs(clock.now()), dry_run)

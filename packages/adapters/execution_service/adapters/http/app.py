@@ -14,12 +14,14 @@ from execution_service.adapters.http import openapi
 from execution_service.adapters.http.asyncapi import add_asyncapi
 from execution_service.adapters.http.auth import bearer_tokens
 from execution_service.adapters.http.cors import cors
+from execution_service.adapters.http.dead_letters import add_dead_letter_routes
 from execution_service.adapters.http.errors import json_errors, validation_error
-from execution_service.adapters.http.handlers import SERVICES, HttpServices, add_routes
+from execution_service.adapters.http.handlers import add_routes
 from execution_service.adapters.http.health import add_health_routes
 from execution_service.adapters.http.limits import MAX_BODY_BYTES, request_limits
 from execution_service.adapters.http.metrics import HttpMetrics
 from execution_service.adapters.http.page import add_ui_routes
+from execution_service.adapters.http.services import SERVICES, HttpServices
 from execution_service.adapters.http.stream import add_stream_routes
 
 OPENAPI_URL = "/api/docs/swagger.json"
@@ -53,6 +55,7 @@ def build_app(
     app[SERVICES] = services
     add_stream_routes(app)  # first: /api/executions/stream is not an execution id
     add_routes(app)
+    add_dead_letter_routes(app)
     add_health_routes(app)
     if metrics:
         metrics.add_route(app)  # undocumented: apigami lists only routes with @docs

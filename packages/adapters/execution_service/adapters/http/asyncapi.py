@@ -7,20 +7,19 @@ from typing import Any
 
 from aiohttp import web
 
-from execution_service.domain import EventKind
-from execution_service.domain.event_schema import (
+from execution_service.adapters.http.bodies import json_response
+from execution_service.domain import (
     DATA,
     ENVELOPE,
-    RETRY_REQUESTED,
-    Field,
-    FieldType,
-    time_field,
-)
-from execution_service.domain.events import (
     MAX_ATTEMPT,
     MAX_DURATION_MS,
     MAX_EVENT_BYTES,
     MAX_ID_LENGTH,
+    RETRY_REQUESTED,
+    EventKind,
+    Field,
+    FieldType,
+    time_field,
 )
 
 ASYNCAPI_URL = "/api/docs/asyncapi.json"
@@ -162,6 +161,6 @@ def add_asyncapi(app: web.Application, prefix: str = "", version: str = "1.0.0")
     body = document(prefix, version)
 
     async def asyncapi_handler(_: web.Request) -> web.Response:
-        return web.json_response(body)
+        return json_response(body)
 
     app.router.add_get(ASYNCAPI_URL, asyncapi_handler)

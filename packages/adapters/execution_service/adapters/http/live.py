@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterator
 from typing import Any, TypeVar
 
 from execution_service.adapters.http.resume import ChangeHistory
-from execution_service.domain.changes import ExecutionChanges
+from execution_service.domain import ExecutionChanges
 
 T = TypeVar("T")
 

@@ -10,6 +10,8 @@ import importlib.resources
 import attrs
 from aiohttp import web
 
+from execution_service.adapters.http.conditional import answer
+
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -33,11 +35,13 @@ class Asset:
     etag: str
 
     def response(self, request: web.Request) -> web.Response:
-        headers = {"ETag": self.etag, "Cache-Control": "no-cache", **_SECURITY}
-        if request.headers.get("If-None-Match") == self.etag:
-            return web.Response(status=304, headers=headers)
-        return web.Response(
-            body=self.body, content_type=None, headers=headers | {"Content-Type": self.content_type}
+        return answer(
+            request,
+            self.etag,
+            lambda: web.Response(
+                body=self.body, content_type=None, headers={"Content-Type": self.content_type}
+            ),
+            {"Cache-Control": "no-cache", **_SECURITY},
         )
 
 
@@ -49,7 +53,7 @@ def load_assets() -> dict[str, Asset]:
         suffix = "." + entry.name.rsplit(".", 1)[-1]
         if entry.is_file() and suffix in _TYPES:
             body = entry.read_bytes()
-            etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+            etag = hashlib.sha256(body).hexdigest()[:16]
             assets[entry.name] = Asset(body, _TYPES[suffix], etag)
     return assets
 

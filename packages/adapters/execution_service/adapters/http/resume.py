@@ -17,7 +17,7 @@ import collections
 import time
 from collections.abc import Callable
 
-from execution_service.domain.changes import ExecutionChanges
+from execution_service.domain import ExecutionChanges
 
 MARGIN_MS = 5_000
 KEEP_MS = 5 * 60_000

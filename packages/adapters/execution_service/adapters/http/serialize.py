@@ -106,6 +106,11 @@ def replay_accepted(letter: DeadLetter) -> dict[str, Any]:
     }
 
 
+def listing(items: list[dict[str, Any]], paged: Paged[Any]) -> dict[str, Any]:
+    """The envelope of the list endpoints: data and pagination."""
+    return {"data": items, "pagination": pagination(paged)}
+
+
 def pagination(paged: Paged[Any]) -> dict[str, int]:
     return {
         "total": paged.total,

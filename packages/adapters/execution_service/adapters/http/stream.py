@@ -1,39 +1,39 @@
-"""Live updates as Server-Sent Events (aiohttp-sse): one execution with its node runs, or the
-executions that change and match a filter. What to send is read from the database when the
-change feed says an execution changed; the feed, not NATS, says when (live.py, resume.py).
-
-Every message's id is a resume point (resume.py): a client holding it has everything up to
-it. A change that takes several messages gives the earlier ones the previous point, so a
-client cut off half-way through gets the whole change again."""
+"""Live updates: one execution with its node runs, or the executions that change and match a
+filter, sent as Server-Sent Events (sse.py). What to send is read from the database when the
+change feed says an execution changed; the feed, not NATS, says when (live.py, resume.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
-from aiohttp_sse import EventSourceResponse, sse_response
 
 from execution_service.adapters.http import serialize
-from execution_service.adapters.http.errors import BadRequest, error_response
-from execution_service.adapters.http.handlers import SERVICES
-from execution_service.adapters.http.live import LiveStreams, TooManyClients
+from execution_service.adapters.http.filters import execution_filter_of
+from execution_service.adapters.http.live import LiveStreams
+from execution_service.adapters.http.services import SERVICES
+from execution_service.adapters.http.sse import (
+    Message,
+    Stream,
+    data_of,
+    last_event_id,
+    live_stream,
+)
 from execution_service.domain import (
+    ChangeSubscription,
     ExecutionFilter,
     ExecutionQueries,
     ExecutionView,
     NodeRunView,
     Page,
     Status,
-    Unavailable,
     get_execution,
 )
-from execution_service.domain.changes import Changes, ChangeSubscription
 
 log = logging.getLogger(__name__)
 
@@ -41,76 +41,6 @@ NODE_RUNS_PER_READ = 1000
 LIST_SNAPSHOT = 100  # a list stream that can't tell what it missed resends this many newest
 LIST_REMEMBERED = 10_000  # executions a list stream remembers sending (to say they left it)
 _TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
-Message = tuple[str, str]  # event, data
-
-
-def _dumps(body: Any) -> str:
-    return json.dumps(body, separators=(",", ":"))
-
-
-class _Stream:
-    """An open SSE response: sends messages with resume ids, and waits for changes while
-    noticing a client that went away (its heartbeat fails)."""
-
-    def __init__(self, sse: EventSourceResponse, live: LiveStreams, position: str) -> None:
-        self.sse = sse
-        self.live = live
-        self.position = position
-        self._closed = asyncio.ensure_future(sse.wait())
-        self._last_take = 0.0
-
-    async def send(self, messages: Sequence[Message], position: str) -> None:
-        for i, (event, data) in enumerate(messages):
-            last = i == len(messages) - 1
-            await self.sse.send(data, id=position if last else self.position, event=event)
-        self.position = position
-
-    async def next_changes(self, subscription: ChangeSubscription) -> Changes | None:
-        """The changes pending, at most once per interval; None once the client is gone."""
-        await asyncio.sleep(max(0.0, self._last_take + self.live.interval - time.monotonic()))
-        taking = asyncio.ensure_future(subscription.take())
-        await asyncio.wait({taking, self._closed}, return_when=asyncio.FIRST_COMPLETED)
-        if not taking.done():
-            taking.cancel()
-            return None
-        self._last_take = time.monotonic()
-        return taking.result()
-
-    def mark(self) -> str:
-        return str(self.live.history.now_ms())
-
-
-def _last_event_id(request: web.Request) -> str | None:
-    return request.headers.get("Last-Event-ID")
-
-
-async def _live(
-    request: web.Request,
-    live: LiveStreams,
-    subscribe: Callable[[], ChangeSubscription],
-    before: Callable[[], Awaitable[None]],
-    run: Callable[[_Stream, ChangeSubscription, str], Awaitable[None]],
-) -> web.StreamResponse:
-    """Admit the client (or 503), subscribe before reading anything (so no change falls
-    between the first read and the feed), check the request, then stream."""
-    try:
-        with live.admit(), subscribe() as subscription:
-            mark = str(live.history.now_ms())
-            await before()
-            async with sse_response(
-                request, ping_interval=live.ping_interval, send_timeout=live.send_timeout
-            ) as sse:
-                live.open.add(sse)
-                try:
-                    await run(_Stream(sse, live, "0"), subscription, mark)
-                except (Unavailable, ConnectionError, TimeoutError) as exc:
-                    # the client reconnects with its Last-Event-ID and loses nothing
-                    log.info("live stream %s closed: %s", request.path, exc)
-                finally:
-                    live.open.discard(sse)
-            return sse
-    except TooManyClients as exc:
-        return error_response(request, 503, f"too many live clients, try again later ({exc})")
 
 
 # One execution ---------------------------------------------------------------------------
@@ -134,9 +64,9 @@ class _ExecutionState:
         runs = await reads.read(("n", self.execution_id), self._node_runs, not_before)
         messages: list[Message] = []
         if view is not None:
-            self._diff("execution", "execution", _dumps(serialize.execution(view)), messages)
+            self._diff("execution", "execution", data_of(serialize.execution(view)), messages)
         for run in runs:
-            self._diff(run.id, "node", _dumps(serialize.node_run(run)), messages)
+            self._diff(run.id, "node", data_of(serialize.node_run(run)), messages)
         self.finished = view is not None and _settled(view, runs)
         return messages
 
@@ -177,13 +107,13 @@ async def execution_stream_handler(request: web.Request) -> web.StreamResponse:
         """404 as JSON before the stream starts; and the first state, read at once."""
         await get_execution(store, execution_id)
         first.extend(await state.read(subscribed_at))
-        missed = live.history.changed_since(_last_event_id(request))
+        missed = live.history.changed_since(last_event_id(request))
         if missed is not None and execution_id not in missed:
             first.clear()  # nothing changed since the client's id: it has all this already
 
-    async def run(stream: _Stream, subscription: ChangeSubscription, mark: str) -> None:
+    async def run(stream: Stream, subscription: ChangeSubscription, mark: str) -> None:
         if not first:
-            stream.position = _last_event_id(request) or "0"
+            stream.position = last_event_id(request) or "0"
         await stream.send(first, mark)
         while not (state.finished and not subscription.pending()):
             changes = await stream.next_changes(subscription)
@@ -193,24 +123,14 @@ async def execution_stream_handler(request: web.Request) -> web.StreamResponse:
             if changes.gap:
                 state.sent.clear()  # can't tell what changed: send it all again
             await stream.send(await state.read(taken_at), position)
-        await stream.send([("end", _dumps({"id": execution_id}))], stream.position)
+        await stream.send([("end", data_of({"id": execution_id}))], stream.position)
 
-    return await _live(request, live, lambda: live.changes.subscribe(execution_id), exists, run)
+    return await live_stream(
+        request, live, lambda: live.changes.subscribe(execution_id), exists, run
+    )
 
 
 # Executions that change ------------------------------------------------------------------
-
-
-def _filter(request: web.Request) -> ExecutionFilter:
-    query = request.query
-    status = query.get("status") or None
-    if status is not None and status not in Status.__members__:
-        raise BadRequest(f"status must be one of {', '.join(Status.__members__)}, not {status!r}")
-    return ExecutionFilter(
-        statuses=[Status(status)] if status else [],
-        workflow_id=query.get("workflowId") or None,
-        user_id=query.get("userId") or None,
-    )
 
 
 class _ListState:
@@ -239,9 +159,11 @@ class _ListState:
     def _messages(self, views: Any) -> list[Message]:
         messages = []
         for view in views:
-            matches = self.where.admits(view.status, view.workflow_id, view.user_id)
+            matches = self.where.admits(
+                view.status, view.workflow_id, view.user_id, view.started_at
+            )
             if matches or view.id in self.shown:
-                messages.append(("execution", _dumps(serialize.execution(view))))
+                messages.append(("execution", data_of(serialize.execution(view))))
                 self.shown[view.id] = None
                 self.shown.move_to_end(view.id)
                 if len(self.shown) > LIST_REMEMBERED:
@@ -252,10 +174,10 @@ class _ListState:
 async def executions_stream_handler(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     store, live = services.queries(), services.live_streams()
-    state = _ListState(store, live, _filter(request))
+    state = _ListState(store, live, await execution_filter_of(request))
     subscribed_at = time.monotonic()
 
-    last_id = _last_event_id(request)
+    last_id = last_event_id(request)
     catch_up: list[Message] = []
 
     async def missed() -> None:
@@ -268,7 +190,7 @@ async def executions_stream_handler(request: web.Request) -> web.StreamResponse:
                 else await state.changed(changed, subscribed_at)
             )
 
-    async def run(stream: _Stream, subscription: ChangeSubscription, mark: str) -> None:
+    async def run(stream: Stream, subscription: ChangeSubscription, mark: str) -> None:
         stream.position = last_id or "0"
         await stream.send(catch_up, mark)
         while True:
@@ -281,7 +203,7 @@ async def executions_stream_handler(request: web.Request) -> web.StreamResponse:
                 messages = await state.snapshot()
             await stream.send(messages, position)
 
-    return await _live(request, live, live.changes.subscribe, missed, run)
+    return await live_stream(request, live, live.changes.subscribe, missed, run)
 
 
 def add_stream_routes(app: web.Application) -> None:

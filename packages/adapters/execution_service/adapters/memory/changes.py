@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from execution_service.domain.changes import (
-    DEFAULT_PENDING_LIMIT,
-    ChangeSubscription,
-    Subscribers,
-)
+from execution_service.domain import DEFAULT_PENDING_LIMIT, ChangeSubscription, Subscribers
 
 
 class MemoryChanges:

@@ -1,5 +1,7 @@
-"""NATS JetStream: the event consumer, the retry-request publisher, an embedded server."""
+"""NATS JetStream: its connections, the event consumer, the retry-request publisher, an
+embedded server."""
 
+from execution_service.adapters.nats.connection import NatsConnector
 from execution_service.adapters.nats.consumer import (
     ConsumerSettings,
     ConsumerStats,
@@ -21,6 +23,7 @@ __all__ = [
     "ConsumerStats",
     "EmbeddedNats",
     "EventConsumer",
+    "NatsConnector",
     "NatsRetryPublisher",
     "Subjects",
     "bind_or_create_stream",

@@ -24,17 +24,18 @@ from execution_service.adapters.nats.pull import Delivery, PullConsumer, ack, ac
 from execution_service.adapters.nats.stream import bind_or_create_stream
 from execution_service.adapters.nats.subjects import Subjects
 from execution_service.domain import (
+    MAX_EVENT_BYTES,
+    BatchObserver,
     BatchReport,
     DeadLetter,
     ExecutionRecorder,
     Outcome,
     RawMessage,
     Unavailable,
+    UnobservedBatches,
     parse_message,
     record_events,
 )
-from execution_service.domain.events import MAX_EVENT_BYTES
-from execution_service.domain.observation import BatchObserver, UnobservedBatches
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import orjson
 
-from execution_service.domain.json_text import may_hold_a_long_integer
+from execution_service.domain import may_hold_a_long_integer
 
 
 def decode_event_body(data: bytes) -> object:

@@ -20,11 +20,7 @@ from typing import Any
 import asyncpg
 
 from execution_service.adapters.postgres.url import PostgresUrl
-from execution_service.domain.changes import (
-    DEFAULT_PENDING_LIMIT,
-    ChangeSubscription,
-    Subscribers,
-)
+from execution_service.domain import DEFAULT_PENDING_LIMIT, ChangeSubscription, Subscribers
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,7 @@ import asyncpg
 import orjson
 
 from execution_service.adapters.postgres.url import PostgresUrl
-from execution_service.domain import Unavailable
-from execution_service.domain.json_text import may_hold_a_long_integer
+from execution_service.domain import Unavailable, may_hold_a_long_integer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

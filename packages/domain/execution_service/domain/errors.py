@@ -1,0 +1,24 @@
+"""Every error the domain raises for its callers to tell apart, in one place: an adapter maps
+each to its own terms (an HTTP status, a redelivery) by importing them from here."""
+
+from __future__ import annotations
+
+
+class Unavailable(Exception):
+    """A passing failure of a port (a database or broker down): try again later."""
+
+
+class NotFound(Exception):
+    """No execution or dead letter of that id or key."""
+
+
+class Conflict(Exception):
+    """The request does not fit the execution's state (a retry of one that is not FAILED)."""
+
+
+class PublishFailed(Exception):
+    """A message did not go out; nothing was recorded of it."""
+
+
+class InvalidCursor(ValueError):
+    """Not a cursor this service made, or made for another list."""
