@@ -33,6 +33,7 @@ VERSION = "1.0.0"
 def _consumer_settings(settings: Settings) -> ConsumerSettings:
     return ConsumerSettings(
         stream=settings.nats_stream,
+        stream_replicas=settings.nats_stream_replicas,
         durable=settings.nats_consumer,
         batch_size=settings.batch_size,
         concurrency=settings.batches_in_flight,

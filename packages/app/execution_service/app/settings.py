@@ -27,6 +27,7 @@ class Settings:
     production: bool = False
     nats_stream: str = "EXECUTIONS"
     nats_consumer: str = "execution-service"
+    nats_stream_replicas: int = 1  # only for a stream the service creates
     nats_subject_prefix: str = ""
     batch_size: int = 500
     batches_in_flight: int = 2
@@ -61,6 +62,7 @@ class Settings:
             production=production,
             nats_stream=_name(env, "NATS_STREAM", "EXECUTIONS"),
             nats_consumer=_name(env, "NATS_CONSUMER", "execution-service"),
+            nats_stream_replicas=_int(env, "NATS_STREAM_REPLICAS", 1, 1, 5),
             nats_subject_prefix=env.get("NATS_SUBJECT_PREFIX", ""),
             batch_size=_int(env, "BATCH_SIZE", 500, 1, 10_000),
             batches_in_flight=_int(env, "BATCHES_IN_FLIGHT", 2, 1, 8),
