@@ -67,7 +67,7 @@ def test_the_stream_and_consumer_leaders_die_and_come_back_while_events_flow(
             for replica in replicas:
                 replica.wait_healthy()
             pids = [r.process.pid for r in replicas]
-            publisher = SteadyPublisher(cluster.urls, "nc.", RATE)
+            publisher = SteadyPublisher(cluster.servers, "nc.", RATE)
             asyncio.run(_publish_through_two_failovers(cluster, publisher, expected, env))
 
             def all_there() -> bool:
@@ -91,7 +91,7 @@ async def _publish_through_two_failovers(
     cluster: NatsCluster, publisher: SteadyPublisher, expected: Expected, env: dict[str, str]
 ) -> None:
     publishing = asyncio.create_task(publisher.run(expected.events))
-    nc = await nats.connect(cluster.urls, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+    nc = await nats.connect(cluster.servers, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
     js = nc.jetstream(timeout=2)
     stream, durable = env["NATS_STREAM"], env["NATS_CONSUMER"]
 

@@ -57,7 +57,7 @@ def _json(data: bytes) -> dict[str, Any]:
 class SteadyPublisher:
     """Publishes at `rate` events a second; `acknowledged[i]` is when event i was acked."""
 
-    servers: str
+    servers: list[str]
     prefix: str
     rate: float
     acknowledged: list[float] = attrs.Factory(list)

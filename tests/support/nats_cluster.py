@@ -31,8 +31,13 @@ class NatsCluster:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     @property
+    def servers(self) -> list[str]:
+        return [f"nats://127.0.0.1:{self.ports[n]}" for n in self.names]
+
+    @property
     def urls(self) -> str:
-        return ",".join(f"nats://127.0.0.1:{self.ports[n]}" for n in self.names)
+        """NATS_URL's form."""
+        return ",".join(self.servers)
 
     def start(self) -> NatsCluster:
         for name in self.names:
@@ -65,7 +70,7 @@ class NatsCluster:
 
     async def wait_for_jetstream(self, timeout: float = 60.0) -> None:
         """Until the cluster has a meta leader and answers JetStream requests."""
-        nc = await nats.connect(self.urls, max_reconnect_attempts=-1)
+        nc = await nats.connect(self.servers, max_reconnect_attempts=-1)
         try:
             deadline = time.monotonic() + timeout
             while True:
