@@ -107,13 +107,14 @@ async def _publish_through_two_failovers(
             await _until_info(info, lambda c: current(c, cluster.names), 30, f"{what} current")
             leader = str(_leader(await info()))
             cluster.kill(leader)
-            killed_at = len(publisher.acknowledged)
+            killed_at, killed = len(publisher.acknowledged), time.monotonic()
             await _until_info(
                 info,
                 lambda c, gone=leader: c is not None and c.leader not in (None, gone),
                 30,
                 f"a new {what} leader",
             )
+            print(f"{what} leader {leader} killed: a new one in {time.monotonic() - killed:.1f} s")
             await _until(
                 lambda at=killed_at: len(publisher.acknowledged) > at + 100,
                 30,

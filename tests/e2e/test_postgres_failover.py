@@ -6,9 +6,10 @@ the old node comes back as a standby. The service is never restarted.
 Synchronous replication (synchronous_mode): nothing acknowledged is lost, nothing is applied
 twice, and a live stream opened before the kill carries changes after it.
 Asynchronous replication with a lagging standby (its WAL receiver stopped for a few seconds
-before the kill, as a loaded network would leave it): what the service had committed and
-acknowledged, and the standby had not received, is gone. That case runs when
-PATRONI_ASYNC_FAILOVER=1 and reports how much; docs/OPERATIONS.md (Topologies) has the figures."""
+before the kill, as a loaded network would leave it, then killed with the primary): what the
+service had committed and acknowledged, and the standby had not received, is gone. That case
+runs when PATRONI_ASYNC_FAILOVER=1 and reports how much; docs/OPERATIONS.md (Topologies) has
+the figures."""
 
 from __future__ import annotations
 
@@ -119,11 +120,16 @@ async def _failover_under_load(
             held = cluster.walreceiver(standby)
             os.kill(held, signal.SIGSTOP)
             await asyncio.sleep(3)
-        killed = datetime.now(UTC)
         kill_clock = time.monotonic()
         await asyncio.to_thread(cluster.kill_node, old)
+        # once every process of the node is dead: whatever starts later is the new primary's
+        killed = datetime.now(UTC)
         if held is not None:
-            os.kill(held, signal.SIGCONT)
+            # Not SIGCONT: on loopback the WAL it was not taking sits whole in its socket's
+            # buffers, where it would read it after the primary's death (a first run lost
+            # nothing so). Killed, it loses what it had not written, as a standby whose link
+            # lagged; its postmaster restarts its processes and Patroni promotes it.
+            os.kill(held, signal.SIGKILL)
         await asyncio.to_thread(
             cluster.wait_until, lambda: cluster.leader() not in (None, old), 60, "a new leader"
         )

@@ -105,7 +105,5 @@ def current(cluster: ClusterInfo | None, names: list[str]) -> bool:
         return False
     followers = {p.name: p for p in cluster.replicas or []}
     return all(
-        name == cluster.leader or (name in followers and followers[name].current)
-        for name in names
+        name == cluster.leader or (name in followers and followers[name].current) for name in names
     )
-

@@ -60,7 +60,9 @@ class PatroniCluster:
         return PostgresUrl.parse(f"postgresql://postgres@{hosts}/{database}")
 
     def node_url(self, name: str, database: str = "postgres") -> PostgresUrl:
-        return PostgresUrl.parse(f"postgresql://postgres@127.0.0.1:{self.pg_ports[name]}/{database}")
+        return PostgresUrl.parse(
+            f"postgresql://postgres@127.0.0.1:{self.pg_ports[name]}/{database}"
+        )
 
     # --- life -----------------------------------------------------------------------------
     def start(self, timeout: float = 120.0) -> PatroniCluster:
@@ -235,7 +237,34 @@ class PatroniCluster:
                 ).fetchall()
         except psycopg.Error:
             return []
-        return [str(name) for (name,) in rows]
+        # a standby being made (pg_basebackup) streams too, under another name
+        return [str(name) for (name,) in rows if name in self.names]
+
+    def maintenance(self) -> None:
+        """Patroni's pause: it leaves PostgreSQL alone (it would otherwise resume a standby's
+        paused replay, and fail over nothing)."""
+        leader = self.leader()
+        assert leader is not None
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.api_ports[leader]}/config",
+            data=json.dumps({"pause": True}).encode(),
+            method="PATCH",
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=5).close()
+        self.wait_until(self._paused, 30, "maintenance mode")
+
+    def _paused(self) -> bool:
+        for name in self.patronis:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.api_ports[name]}/patroni", timeout=2
+                ) as response:
+                    if not json.loads(response.read()).get("pause"):
+                        return False
+            except OSError:
+                return False
+        return True
 
     def wait_until(self, predicate: object, timeout: float, what: str) -> None:
         assert callable(predicate)
@@ -244,12 +273,16 @@ class PatroniCluster:
             exited = [n for n, p in self.patronis.items() if p.poll() is not None]
             if time.monotonic() > deadline or exited:
                 logs = "\n".join(self.log_tail(n) for n in self.names)
-                raise AssertionError(f"{what}: not in {timeout}s (Patroni exited: {exited})\n{logs}")
+                raise AssertionError(
+                    f"{what}: not in {timeout}s (Patroni exited: {exited})\n{logs}"
+                )
             time.sleep(0.2)
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
         path = self.root / f"{name}.log"
-        return f"--- {name}\n" + (path.read_text(errors="replace")[-chars:] if path.exists() else "")
+        return f"--- {name}\n" + (
+            path.read_text(errors="replace")[-chars:] if path.exists() else ""
+        )
 
     def create_database(self, name: str) -> PostgresUrl:
         with psycopg.connect(self.url().url(), autocommit=True) as conn:

@@ -44,9 +44,7 @@ def test_a_malformed_url_is_one_clear_error(text: str, says: str) -> None:
 
 
 def test_several_hosts_reach_the_primary_whichever_it_is() -> None:
-    url = PostgresUrl.parse(
-        "postgresql://u:pw@h1:5432,h2:5433/db?target_session_attrs=read-write"
-    )
+    url = PostgresUrl.parse("postgresql://u:pw@h1:5432,h2:5433/db?target_session_attrs=read-write")
     assert url.connect_kwargs() == {
         "host": ["h1", "h2"], "port": [5432, 5433], "user": "u", "password": "pw",
         "database": "db", "target_session_attrs": "read-write",
@@ -55,8 +53,7 @@ def test_several_hosts_reach_the_primary_whichever_it_is() -> None:
     assert PostgresUrl.parse(url.url()) == url
     # yoyo's parser takes one host:port; the lists reach psycopg (libpq) through the query
     assert url.yoyo_url() == (
-        "postgresql+psycopg://u:pw@/db?target_session_attrs=read-write"
-        "&host=h1,h2&port=5432,5433"
+        "postgresql+psycopg://u:pw@/db?target_session_attrs=read-write&host=h1,h2&port=5432,5433"
     )
     assert url.redacted() == "postgresql://u:***@h1:5432,h2:5433/db?target_session_attrs=read-write"
 

@@ -16,6 +16,7 @@ from execution_service.adapters.nats import (
     Subjects,
 )
 from execution_service.adapters.postgres import (
+    Database,
     PostgresChanges,
     PostgresPruner,
     PostgresQueries,
@@ -41,6 +42,15 @@ def _consumer_settings(settings: Settings) -> ConsumerSettings:
     )
 
 
+def _read_database(settings: Settings) -> Database | None:
+    url = settings.database_read_url
+    return None if url is None else create_database(url)
+
+
+def _read_queries(queries: PostgresQueries, read_database: Database | None) -> PostgresQueries:
+    return queries if read_database is None else PostgresQueries(read_database)
+
+
 def _health_checks(
     queries: PostgresQueries, nc: Client
 ) -> dict[str, Callable[[], Awaitable[object]]]:
@@ -54,12 +64,18 @@ def _health_checks(
 
 
 def _readiness_checks(
-    health_checks: dict[str, Callable[[], Awaitable[object]]], consumer: EventConsumer
+    health_checks: dict[str, Callable[[], Awaitable[object]]],
+    consumer: EventConsumer,
+    queries: PostgresQueries,
+    read_queries: PostgresQueries,
 ) -> dict[str, Callable[[], Awaitable[object]]]:
     async def consumer_check() -> bool:
         return consumer.running
 
-    return {**health_checks, "consumer": consumer_check}
+    checks = {**health_checks, "consumer": consumer_check}
+    if read_queries is not queries:  # the replica's own check: reads fail without it
+        checks["database_read"] = read_queries.ping
+    return checks
 
 
 class Container(containers.DeclarativeContainer):
@@ -73,6 +89,9 @@ class Container(containers.DeclarativeContainer):
     # The two sides of the store share the database's pool.
     recorder = providers.Singleton(PostgresRecorder, database)
     queries = providers.Singleton(PostgresQueries, database)
+    # the query side, on a read replica when DATABASE_READ_URL names one
+    read_database = providers.Singleton(_read_database, settings)
+    read_queries = providers.Singleton(_read_queries, queries, read_database)
     pruner = providers.Singleton(PostgresPruner, database)
     # The connected client, provided at start-up (runtime.py): connecting is async and ordered.
     nats_client = providers.Dependency(instance_of=Client)
@@ -89,7 +108,9 @@ class Container(containers.DeclarativeContainer):
         observer=providers.Singleton(PrometheusBatchObserver, metrics_registry),
     )
     health_checks = providers.Singleton(_health_checks, queries, nats_client)
-    readiness_checks = providers.Singleton(_readiness_checks, health_checks, consumer)
+    readiness_checks = providers.Singleton(
+        _readiness_checks, health_checks, consumer, queries, read_queries
+    )
     http_metrics = providers.Singleton(HttpMetrics, metrics_registry)
     runtime_gauges = providers.Singleton(RuntimeGauges, metrics_registry, VERSION)
     gauge_sample_seconds = providers.Object(SAMPLE_SECONDS)

@@ -56,7 +56,16 @@ class HttpServices(Protocol):
     has started."""
 
     @property
-    def queries(self) -> Callable[[], ExecutionQueries]: ...
+    def queries(self) -> Callable[[], ExecutionQueries]:
+        """On the primary: what a write is decided on, and what a live stream re-reads on a
+        notification (a replica may not have replayed that commit yet, and no second
+        notification would follow)."""
+        ...
+
+    @property
+    def read_queries(self) -> Callable[[], ExecutionQueries]:
+        """The query side: a read replica's (DATABASE_READ_URL), else `queries`."""
+        ...
 
     @property
     def recorder(self) -> Callable[[], ExecutionRecorder]: ...
@@ -136,7 +145,7 @@ async def list_executions_handler(request: web.Request) -> web.Response:
     if "cursor" in query:
         try:
             walked = await walk_executions(
-                services.queries(), query["cursor"], query["limit"], where, order
+                services.read_queries(), query["cursor"], query["limit"], where, order
             )
         except InvalidCursor as exc:
             raise BadRequest(str(exc)) from exc
@@ -147,7 +156,7 @@ async def list_executions_handler(request: web.Request) -> web.Response:
                 "pagination": {"limit": query["limit"], "nextCursor": walked.next_cursor},
             }
         )
-    paged = await list_executions(services.queries(), _page(query), where, order)
+    paged = await list_executions(services.read_queries(), _page(query), where, order)
     return _listing([serialize.execution(e) for e in paged.items], paged)
 
 
@@ -160,7 +169,7 @@ async def list_executions_handler(request: web.Request) -> web.Response:
 @response_schema(schemas.ExecutionSchema, 200, description="the execution")
 async def get_execution_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    view = await get_execution(services.queries(), request.match_info["id"])
+    view = await get_execution(services.read_queries(), request.match_info["id"])
     return revision_json(request, view.revision, lambda: serialize.execution(view))
 
 
@@ -180,7 +189,9 @@ async def get_logs_handler(request: web.Request) -> web.Response:
         node_id=query.get("nodeId"),
         attempt=query.get("attempt"),
     )
-    paged = await get_node_runs(services.queries(), request.match_info["id"], _page(query), where)
+    paged = await get_node_runs(
+        services.read_queries(), request.match_info["id"], _page(query), where
+    )
     return conditional_json(
         request,
         {"data": [serialize.node_run(r) for r in paged.items], **serialize.pagination(paged)},
@@ -219,7 +230,7 @@ async def retry_handler(request: web.Request) -> web.Response:
 @response_schema(schemas.HistorySchema, 200, description="the events, in recorded order")
 async def history_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    events = await get_history(services.queries(), request.match_info["id"])
+    events = await get_history(services.read_queries(), request.match_info["id"])
     return _json({"data": [serialize.recorded_event(m) for m in events], "total": len(events)})
 
 
@@ -231,7 +242,7 @@ async def history_handler(request: web.Request) -> web.Response:
 @response_schema(schemas.RetriesSchema, 200, description="the retry requests, by attempt")
 async def retries_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    requests = await get_retry_requests(services.queries(), request.match_info["id"])
+    requests = await get_retry_requests(services.read_queries(), request.match_info["id"])
     return _json({"data": [serialize.retry_request(r) for r in requests]})
 
 
@@ -246,7 +257,7 @@ async def dead_letters_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     query = _query(request)
     where = DeadLetterFilter(subject=query.get("subject"), replayed=query.get("replayed"))
-    paged = await list_dead_letters(services.queries(), _page(query), where)
+    paged = await list_dead_letters(services.read_queries(), _page(query), where)
     return _listing([serialize.dead_letter(d) for d in paged.items], paged)
 
 
@@ -254,7 +265,7 @@ async def dead_letters_handler(request: web.Request) -> web.Response:
 @response_schema(schemas.DeadLetterSchema, 200, description="the dead letter")
 async def dead_letter_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    letter = await get_dead_letter(services.queries(), request.match_info["key"])
+    letter = await get_dead_letter(services.read_queries(), request.match_info["key"])
     return _json(serialize.dead_letter(letter))
 
 

@@ -49,7 +49,8 @@ class PostgresUrl:
         return self.hosts[0].port if self.hosts else None
 
     @classmethod
-    def parse(cls, text: str) -> PostgresUrl:
+    def parse(cls, text: str, several_hosts: str = "read-write") -> PostgresUrl:
+        """several_hosts: the target_session_attrs when several hosts are named without one."""
         try:
             parts = urlsplit(text.strip())
         except ValueError as exc:
@@ -76,7 +77,7 @@ class PostgresUrl:
         if attrs_wanted is None and len(hosts) > 1:
             # several hosts are a primary and its standbys: libpq's `any` would let a writer
             # settle on a standby, which refuses every write
-            attrs_wanted = "read-write"
+            attrs_wanted = several_hosts
         return cls(
             database=database,
             user=user,
