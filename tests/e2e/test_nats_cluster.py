@@ -2,7 +2,8 @@
 stream with three replicas, events published at a steady rate, and meanwhile the stream's
 leader killed (SIGKILL) and started again, then the consumer's leader. Neither service is
 restarted; at the end every execution and node run is as the events say, each event stored
-once, nothing dead-lettered."""
+once, nothing dead-lettered. Meanwhile readiness, sampled, is 503 only while a replica's NATS
+connection is away, and says so (`failing: ["nats"]`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import aiohttp
 import nats
 import pytest
 from nats.js.api import ClusterInfo
@@ -68,7 +70,11 @@ def test_the_stream_and_consumer_leaders_die_and_come_back_while_events_flow(
                 replica.wait_healthy()
             pids = [r.process.pid for r in replicas]
             publisher = SteadyPublisher(cluster.servers, "nc.", RATE)
-            asyncio.run(_publish_through_two_failovers(cluster, publisher, expected, env))
+            readiness = asyncio.run(
+                _publish_through_two_failovers(cluster, publisher, expected, env, replicas)
+            )
+            # meanwhile, not ready only while NATS was away, and saying so
+            assert {tuple(failing) for _, failing in readiness if failing} <= {("nats",)}
 
             def all_there() -> bool:
                 return not differences(expected, recorded(url, "nc"))
@@ -80,7 +86,7 @@ def test_the_stream_and_consumer_leaders_die_and_come_back_while_events_flow(
             assert [r.process.pid for r in replicas] == pids
             for replica in replicas:
                 assert http("GET", f"{replica.base}/api/health/ready")[0] == 200
-            _say_how_it_went(publisher, replicas)
+            _say_how_it_went(publisher, replicas, readiness)
         finally:
             for replica in replicas:
                 replica.process.terminate()
@@ -88,8 +94,15 @@ def test_the_stream_and_consumer_leaders_die_and_come_back_while_events_flow(
 
 
 async def _publish_through_two_failovers(
-    cluster: NatsCluster, publisher: SteadyPublisher, expected: Expected, env: dict[str, str]
-) -> None:
+    cluster: NatsCluster,
+    publisher: SteadyPublisher,
+    expected: Expected,
+    env: dict[str, str],
+    replicas: list[Service],
+) -> list[tuple[int, list[str]]]:
+    """Returns each replica's readiness as sampled meanwhile: (status, failing checks)."""
+    readiness: list[tuple[int, list[str]]] = []
+    sampling = asyncio.create_task(_sample_readiness(replicas, readiness))
     publishing = asyncio.create_task(publisher.run(expected.events))
     nc = await nats.connect(cluster.servers, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
     js = nc.jetstream(timeout=2)
@@ -126,7 +139,22 @@ async def _publish_through_two_failovers(
         await publishing
     finally:
         publishing.cancel()
+        sampling.cancel()
         await nc.close()
+    return readiness
+
+
+async def _sample_readiness(replicas: list[Service], samples: list[tuple[int, list[str]]]) -> None:
+    async with aiohttp.ClientSession() as session:
+        while True:
+            for replica in replicas:
+                try:
+                    async with session.get(f"{replica.base}/api/health/ready") as response:
+                        body = await response.json()
+                        samples.append((response.status, list(body.get("failing", []))))
+                except aiohttp.ClientError as exc:
+                    samples.append((0, [repr(exc)]))
+            await asyncio.sleep(0.25)
 
 
 def _leader(info: ClusterInfo | None) -> str | None:
@@ -159,8 +187,12 @@ async def _until_info(
         await asyncio.sleep(0.2)
 
 
-def _say_how_it_went(publisher: SteadyPublisher, replicas: list[Service]) -> None:
+def _say_how_it_went(
+    publisher: SteadyPublisher, replicas: list[Service], readiness: list[tuple[int, list[str]]]
+) -> None:
     print(f"publisher retries: {publisher.retries}")
+    down = sum(1 for status, _ in readiness if status != 200)
+    print(f"readiness samples: {len(readiness)}, not ready (NATS away): {down}")
     for replica in replicas:
         reconnects = replica.log.read_text().count("NATS reconnected")
         print(f"{replica.log.name}: {reconnects} NATS reconnections")
