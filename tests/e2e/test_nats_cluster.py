@@ -121,15 +121,10 @@ async def _publish_through_two_failovers(
             leader = str(_leader(await info()))
             cluster.kill(leader)
             killed_at, killed = len(publisher.acknowledged), time.monotonic()
-            await _until_info(
-                info,
-                lambda c, gone=leader: c is not None and c.leader not in (None, gone),
-                30,
-                f"a new {what} leader",
-            )
+            await _until_info(info, _other_leader_than(leader), 30, f"a new {what} leader")
             print(f"{what} leader {leader} killed: a new one in {time.monotonic() - killed:.1f} s")
             await _until(
-                lambda at=killed_at: len(publisher.acknowledged) > at + 100,
+                _acknowledged_past(publisher, killed_at + 100),
                 30,
                 f"publishing after the {what} leader died",
             )
@@ -155,6 +150,14 @@ async def _sample_readiness(replicas: list[Service], samples: list[tuple[int, li
                 except aiohttp.ClientError as exc:
                     samples.append((0, [repr(exc)]))
             await asyncio.sleep(0.25)
+
+
+def _other_leader_than(gone: str) -> Callable[[ClusterInfo | None], bool]:
+    return lambda c: c is not None and c.leader not in (None, gone)
+
+
+def _acknowledged_past(publisher: SteadyPublisher, count: int) -> Callable[[], bool]:
+    return lambda: len(publisher.acknowledged) > count
 
 
 def _leader(info: ClusterInfo | None) -> str | None:

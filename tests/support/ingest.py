@@ -92,7 +92,7 @@ def recorded(url: PostgresUrl, tag: str) -> Expected:
     """What the store holds of the executions named `tag-…` (events without bodies)."""
     pattern = f"{tag}-%"
     with psycopg.connect(url.url()) as conn:
-        statuses = dict(
+        statuses: dict[str, str] = dict(
             conn.execute("SELECT id, status FROM executions WHERE id LIKE %s", [pattern])
         )
         runs = {

@@ -25,6 +25,9 @@ def test_defaults_and_a_full_environment() -> None:
             "NATS_STREAM_REPLICAS": "3",
         }
     )
+    assert settings.port == 8080 and settings.production and settings.batch_size == 200
+    assert settings.nats_urls == ("nats://a:4222", "nats://b:4222")
+    assert settings.database_url is not None and settings.database_url.schema == "public"
     assert settings.nats_stream_replicas == 3 and Settings.from_env({}).nats_stream_replicas == 1
 
 
@@ -39,9 +42,6 @@ def test_several_hosts_mean_the_primary_for_writes_and_a_standby_for_reads() -> 
     assert settings.database_read_url is not None
     assert settings.database_read_url.target_session_attrs == "prefer-standby"
     assert Settings.from_env({}).database_read_url is None
-    assert settings.port == 8080 and settings.production and settings.batch_size == 200
-    assert settings.nats_urls == ("nats://a:4222", "nats://b:4222")
-    assert settings.database_url is not None and settings.database_url.schema == "public"
 
 
 @pytest.mark.parametrize(

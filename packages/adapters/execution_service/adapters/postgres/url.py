@@ -162,8 +162,8 @@ def _netloc(netloc: str) -> tuple[str | None, str | None, tuple[Host, ...]]:
         match = _HOST_PORT.fullmatch(spec)
         if match is None:
             raise BadDatabaseUrl(f"not a URL (host {spec!r} is not host[:port])")
-        name = match["v6"] or unquote(match["name"] or "") or None
-        hosts.append(Host(name, _port(match["port"] or "", spec)))
+        host: str | None = match["v6"] or unquote(match["name"] or "") or None
+        hosts.append(Host(host, _port(match["port"] or "", spec)))
     return user, password, tuple(hosts)
 
 
