@@ -12,7 +12,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
-import aiohttp
 import nats
 import pytest
 from nats.js.api import ClusterInfo
@@ -29,6 +28,7 @@ from support.ingest import (
 from support.nats_cluster import NatsCluster, current
 from support.polling import poll_until
 from support.postgres import fresh_database
+from support.readiness import Sample, failing_sets, sample_readiness
 from support.service import Service, http
 
 EXECUTIONS = 500
@@ -74,7 +74,7 @@ def test_the_stream_and_consumer_leaders_die_and_come_back_while_events_flow(
                 _publish_through_two_failovers(cluster, publisher, expected, env, replicas)
             )
             # meanwhile, not ready only while NATS was away, and saying so
-            assert {tuple(failing) for _, failing in readiness if failing} <= {("nats",)}
+            assert failing_sets(readiness) <= {("nats",)}
 
             def all_there() -> bool:
                 return not differences(expected, recorded(url, "nc"))
@@ -99,10 +99,10 @@ async def _publish_through_two_failovers(
     expected: Expected,
     env: dict[str, str],
     replicas: list[Service],
-) -> list[tuple[int, list[str]]]:
+) -> list[Sample]:
     """Returns each replica's readiness as sampled meanwhile: (status, failing checks)."""
-    readiness: list[tuple[int, list[str]]] = []
-    sampling = asyncio.create_task(_sample_readiness(replicas, readiness))
+    readiness: list[Sample] = []
+    sampling = asyncio.create_task(sample_readiness([r.base for r in replicas], readiness))
     publishing = asyncio.create_task(publisher.run(expected.events))
     nc = await nats.connect(cluster.servers, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
     js = nc.jetstream(timeout=2)
@@ -137,19 +137,6 @@ async def _publish_through_two_failovers(
         sampling.cancel()
         await nc.close()
     return readiness
-
-
-async def _sample_readiness(replicas: list[Service], samples: list[tuple[int, list[str]]]) -> None:
-    async with aiohttp.ClientSession() as session:
-        while True:
-            for replica in replicas:
-                try:
-                    async with session.get(f"{replica.base}/api/health/ready") as response:
-                        body = await response.json()
-                        samples.append((response.status, list(body.get("failing", []))))
-                except aiohttp.ClientError as exc:
-                    samples.append((0, [repr(exc)]))
-            await asyncio.sleep(0.25)
 
 
 def _other_leader_than(gone: str) -> Callable[[ClusterInfo | None], bool]:
@@ -191,7 +178,7 @@ async def _until_info(
 
 
 def _say_how_it_went(
-    publisher: SteadyPublisher, replicas: list[Service], readiness: list[tuple[int, list[str]]]
+    publisher: SteadyPublisher, replicas: list[Service], readiness: list[Sample]
 ) -> None:
     print(f"publisher retries: {publisher.retries}")
     down = sum(1 for status, _ in readiness if status != 200)

@@ -40,6 +40,7 @@ from support.ingest import (
 from support.nats import nats_url
 from support.patroni import PatroniCluster, missing
 from support.polling import poll_until
+from support.readiness import Sample, failing_sets, sample_readiness
 from support.service import Service, http
 from support.sse import EventStream
 
@@ -110,6 +111,8 @@ async def _failover_under_load(
     async with aiohttp.ClientSession() as session:
         live = _LiveList(session, f"{service.base}/api/executions/stream")
         listening = asyncio.create_task(live.run())
+        readiness: list[Sample] = []
+        sampling = asyncio.create_task(sample_readiness([service.base], readiness))
         publishing = asyncio.create_task(publisher.run(expected.events))
         await _until(lambda: len(publisher.acknowledged) >= 6 * RATE, 30, "events flowing")
         old = cluster.leader()
@@ -151,11 +154,16 @@ async def _failover_under_load(
         await SteadyPublisher([nats_url()], f"{tag}.", RATE).run(after.events)
         await _until(lambda: f"{tag}-after-0" in live.seen, 30, "the live stream to carry it")
         listening.cancel()
+        sampling.cancel()
+    # not ready while the primary was away, and saying why; nothing else failed
+    assert failing_sets(readiness) == {("database",)}, failing_sets(readiness)
+    not_ready = sum(1 for status, _ in readiness if status != 200)
     return (
         f"{'synchronous' if synchronous else 'asynchronous'}: leader {old} -> {standby} in"
         f" {promoted_after:.1f} s; first batch on the new primary {first_batch:.1f} s after the"
         f" kill; {lost} acknowledged events lost of {len(expected.events)};"
-        f" publisher retries {publisher.retries}; live stream reconnections {live.reconnections}"
+        f" publisher retries {publisher.retries}; live stream reconnections {live.reconnections};"
+        f" readiness 503 (failing: database) in {not_ready} of {len(readiness)} samples"
     )
 
 
