@@ -70,7 +70,7 @@ class NatsCluster:
 
     async def wait_for_jetstream(self, timeout: float = 60.0) -> None:
         """Until the cluster has a meta leader and answers JetStream requests."""
-        nc = await nats.connect(self.servers, max_reconnect_attempts=-1)
+        nc = await nats.connect(self.servers, max_reconnect_attempts=-1, error_cb=_quiet)
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -107,3 +107,7 @@ def current(cluster: ClusterInfo | None, names: list[str]) -> bool:
     return all(
         name == cluster.leader or (name in followers and followers[name].current) for name in names
     )
+
+
+async def _quiet(_error: Exception) -> None:
+    """Servers still starting refuse connections: expected, not worth a traceback each."""
