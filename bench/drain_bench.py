@@ -10,7 +10,9 @@ started before the clock starts) so that each one's memory and CPU are its own.
 the cost per event stays flat as the tables grow. The last line is JSON, for scripts.
 
     ./pants run bench/drain_bench.py -- --executions 1000 [--in-flight 1] [--replicas 2]
-        [--preload 2000000] [--loop asyncio]
+        [--preload 2000000] [--loop asyncio] [--stream-replicas 3]
+Against the failover tests' clusters (bench/topology.py): BENCH_NATS_URL one server of a NATS
+cluster (with --stream-replicas 3), TEST_DATABASE_URL Patroni's primary and standby.
 """
 
 from __future__ import annotations
@@ -46,11 +48,13 @@ from execution_service.domain import Event, parse_message
 from support.postgres import fresh_database, server_url
 
 
-async def publish(url: str, subjects: Subjects, stream: str, executions: int) -> int:
+async def publish(
+    url: str, subjects: Subjects, stream: str, executions: int, replicas: int = 1
+) -> int:
     messages = workflow_events(executions)
     nc = await nats.connect(url)
     js = nc.jetstream()
-    await bind_or_create_stream(js, subjects, stream)
+    await bind_or_create_stream(js, subjects, stream, replicas=replicas)
     for start in range(0, len(messages), 1000):
         for m in messages[start : start + 1000]:
             await js.publish_async(subjects.prefix + m.subject, m.data)
@@ -214,7 +218,14 @@ def _rss_kib() -> int:
     return 0
 
 
-def main(executions: int, in_flight: int, replicas: int, preloaded: int, loop: str) -> None:
+def main(
+    executions: int,
+    in_flight: int,
+    replicas: int,
+    preloaded: int,
+    loop: str,
+    stream_replicas: int = 1,
+) -> None:
     # Not TEST_NATS_URL: Debian's nats-server 2.9.10 there served this consumer's fetches in
     # 0.3-1.7 s each for several seconds of a drain (the server busy, ~350 µs of its CPU per
     # event), where the embedded 2.15 took 5-10 ms: a benchmark of that server, not of ours.
@@ -226,7 +237,7 @@ def main(executions: int, in_flight: int, replicas: int, preloaded: int, loop: s
     nats_pid = server.process.pid if server and server.process else None
     watch_servers(run(_postmaster(server_url()), loop), nats_pid)
     try:
-        total = run(publish(url, subjects, stream, executions), loop)
+        total = run(publish(url, subjects, stream, executions, stream_replicas), loop)
         fetch = run(bare_drain(url, subjects, stream, total), loop)
         pull = run(pull_drain(url, stream, subjects.events, total), loop)
         with fresh_database() as database:
@@ -258,7 +269,8 @@ def main(executions: int, in_flight: int, replicas: int, preloaded: int, loop: s
     assert checked["completed"] == checked["executions"] == executions + old, checked
     assert checked["runs"] == (executions + old) * nodes, checked
     print(f"events: {total} ({executions} executions, shuffled), published before draining;"
-          f" {preloaded:,} events stored before; event loop: {loop}")  # fmt: skip
+          f" {preloaded:,} events stored before; event loop: {loop};"
+          f" stream replicas: {stream_replicas}")  # fmt: skip
 
     def cpu(spent: dict[str, float]) -> str:
         per = {name: spent[name] / total * 1e6 for name in ("cpu", "postgres", "nats-server")}
@@ -292,6 +304,7 @@ def main(executions: int, in_flight: int, replicas: int, preloaded: int, loop: s
         "ingest_vs_fetch": round(total / service / fetch_rate, 3),
         "replicas": replicas,
         "preloaded": preloaded,
+        "stream_replicas": stream_replicas,
         "peak_rss_mb": round(result["peak_rss_kib"] / 1024),
     }
     print(json.dumps(figures))
@@ -310,5 +323,15 @@ if __name__ == "__main__":
         parser.add_argument("--replicas", type=int, default=1, help="service processes")
         parser.add_argument("--preload", type=int, default=0, help="events stored before")
         parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+        parser.add_argument(
+            "--stream-replicas", type=int, default=1, help="needs BENCH_NATS_URL on a cluster"
+        )
         args = parser.parse_args()
-        main(args.executions, args.in_flight, args.replicas, args.preload, args.loop)
+        main(
+            args.executions,
+            args.in_flight,
+            args.replicas,
+            args.preload,
+            args.loop,
+            args.stream_replicas,
+        )

@@ -7,6 +7,10 @@ row of the list beside the first cursor page and beside the same page asked for 
 (page=N). Needs wrk (apt-get install wrk). The last line is JSON, for scripts.
 
     ./pants run bench/http_bench.py -- --executions 100000 --seconds 10 [--loop asyncio]
+        [--reads-on-standby]
+
+--reads-on-standby: TEST_DATABASE_URL names a primary and its standby (bench/topology.py
+--patroni async), and the service reads the query side from the standby (DATABASE_READ_URL).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import attrs
 from aiohttp import web
 
 from common import T0, cpu_seconds, servers_cpu, since
@@ -226,7 +231,7 @@ def rss_peak_mb(pid: int) -> float:
     return 0.0
 
 
-def main(executions: int, seconds: int, loop: str) -> None:
+def main(executions: int, seconds: int, loop: str, reads_on_standby: bool = False) -> None:
     nats_url = os.environ.get("BENCH_NATS_URL") or os.environ.get("TEST_NATS_URL")
     server = None if nats_url else EmbeddedNats(Path(tempfile.mkdtemp())).start()
     context = multiprocessing.get_context("fork")
@@ -239,6 +244,8 @@ def main(executions: int, seconds: int, loop: str) -> None:
             "PORT": str(port), "APP_ENV": "production", "LOG_LEVEL": "WARNING",
             "NATS_SUBJECT_PREFIX": f"h{tag}.", "NATS_STREAM": f"H{tag}",
         }  # fmt: skip
+        if reads_on_standby:
+            env["DATABASE_READ_URL"] = attrs.evolve(url, target_session_attrs="standby").url()
         service = context.Process(target=run_service, args=(env,))
         service.start()
         children = [service]
@@ -246,6 +253,7 @@ def main(executions: int, seconds: int, loop: str) -> None:
             base = f"http://127.0.0.1:{port}"
             wait(f"{base}/api/health")
             by_id_path = f"/api/executions/exec-{executions // 2:07d}"
+            wait(base + by_id_path)  # on a standby, once it has replayed the seeding
             page_path = "/api/executions?page=1&limit=10"
             by_id_response = urllib.request.urlopen(base + by_id_path)
             by_id, etag = by_id_response.read(), by_id_response.headers["ETag"]
@@ -331,5 +339,6 @@ if __name__ == "__main__":
     parser.add_argument("--executions", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument("--reads-on-standby", action="store_true", help="DATABASE_READ_URL")
     args = parser.parse_args()
-    main(args.executions, args.seconds, args.loop)
+    main(args.executions, args.seconds, args.loop, args.reads_on_standby)

@@ -22,11 +22,26 @@ def test_defaults_and_a_full_environment() -> None:
             "NATS_STREAM": "EVENTS",
             "NATS_CONSUMER": "exec-svc",
             "BATCH_SIZE": "200",
+            "NATS_STREAM_REPLICAS": "3",
         }
     )
     assert settings.port == 8080 and settings.production and settings.batch_size == 200
     assert settings.nats_urls == ("nats://a:4222", "nats://b:4222")
     assert settings.database_url is not None and settings.database_url.schema == "public"
+    assert settings.nats_stream_replicas == 3 and Settings.from_env({}).nats_stream_replicas == 1
+
+
+def test_several_hosts_mean_the_primary_for_writes_and_a_standby_for_reads() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://u@pg1,pg2/app",
+            "DATABASE_READ_URL": "postgresql://u@pg2,pg3/app",
+        }
+    )
+    assert settings.require_database().target_session_attrs == "read-write"
+    assert settings.database_read_url is not None
+    assert settings.database_read_url.target_session_attrs == "prefer-standby"
+    assert Settings.from_env({}).database_read_url is None
 
 
 @pytest.mark.parametrize(
@@ -39,6 +54,12 @@ def test_defaults_and_a_full_environment() -> None:
         ({"NATS_URL": "nats://h:port"}, "NATS_URL is not usable"),
         ({"APP_ENV": "staging"}, "APP_ENV/NODE_ENV must be development or production"),
         ({"BATCH_SIZE": "0"}, "BATCH_SIZE must be an integer from 1"),
+        ({"DATABASE_READ_URL": "postgresql://h:x/db"}, "DATABASE_READ_URL is not usable"),
+        ({"NATS_STREAM_REPLICAS": "7"}, "NATS_STREAM_REPLICAS must be an integer from 1 to 5"),
+        (
+            {"DATABASE_URL": "postgresql://h1:5432,h2:x/db"},
+            "DATABASE_URL is not usable: not a URL",
+        ),
         ({"NATS_STREAM": "a.b"}, "NATS_STREAM may hold letters"),
         ({"SSE_MAX_CLIENTS": "0"}, "SSE_MAX_CLIENTS must be an integer from 1"),
         ({"EXECUTION_RETENTION": "30"}, "EXECUTION_RETENTION must be a duration such as 30d"),

@@ -17,6 +17,7 @@ from execution_service.adapters.nats import (
     Subjects,
 )
 from execution_service.adapters.postgres import (
+    Database,
     PostgresChanges,
     PostgresPruner,
     PostgresQueries,
@@ -35,11 +36,21 @@ VERSION = "1.0.0"
 def _consumer_settings(settings: Settings) -> ConsumerSettings:
     return ConsumerSettings(
         stream=settings.nats_stream,
+        stream_replicas=settings.nats_stream_replicas,
         durable=settings.nats_consumer,
         batch_size=settings.batch_size,
         concurrency=settings.batches_in_flight,
         ack_wait=float(settings.ack_wait_seconds),
     )
+
+
+def _read_database(settings: Settings) -> Database | None:
+    url = settings.database_read_url
+    return None if url is None else create_database(url)
+
+
+def _read_queries(queries: PostgresQueries, read_database: Database | None) -> PostgresQueries:
+    return queries if read_database is None else PostgresQueries(read_database)
 
 
 def _health_checks(
@@ -55,12 +66,18 @@ def _health_checks(
 
 
 def _readiness_checks(
-    health_checks: dict[str, Callable[[], Awaitable[object]]], consumer: EventConsumer
+    health_checks: dict[str, Callable[[], Awaitable[object]]],
+    consumer: EventConsumer,
+    queries: PostgresQueries,
+    read_queries: PostgresQueries,
 ) -> dict[str, Callable[[], Awaitable[object]]]:
     async def consumer_check() -> bool:
         return consumer.running
 
-    return {**health_checks, "consumer": consumer_check}
+    checks = {**health_checks, "consumer": consumer_check}
+    if read_queries is not queries:  # the replica's own check: reads fail without it
+        checks["database_read"] = read_queries.ping
+    return checks
 
 
 class Container(containers.DeclarativeContainer):
@@ -78,6 +95,9 @@ class Container(containers.DeclarativeContainer):
     # The two sides of the store share the database's pool.
     recorder = providers.Singleton(PostgresRecorder, database)
     queries = providers.Singleton(PostgresQueries, database)
+    # the query side, on a read replica when DATABASE_READ_URL names one
+    read_database = providers.Singleton(_read_database, settings)
+    read_queries = providers.Singleton(_read_queries, queries, read_database)
     pruner = providers.Singleton(PostgresPruner, database)
     # The policy from the settings; called with the stream's max age once NATS has said it.
     retention = providers.Callable(retention, settings)
@@ -99,7 +119,9 @@ class Container(containers.DeclarativeContainer):
         observer=providers.Singleton(PrometheusBatchObserver, metrics_registry),
     )
     health_checks = providers.Singleton(_health_checks, queries, nats_client)
-    readiness_checks = providers.Singleton(_readiness_checks, health_checks, consumer)
+    readiness_checks = providers.Singleton(
+        _readiness_checks, health_checks, consumer, queries, read_queries
+    )
     http_metrics = providers.Singleton(HttpMetrics, metrics_registry)
     runtime_gauges = providers.Singleton(RuntimeGauges, metrics_registry, VERSION)
     gauge_sample_seconds = providers.Object(SAMPLE_SECONDS)

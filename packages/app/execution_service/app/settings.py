@@ -20,6 +20,7 @@ class SettingsError(ValueError):
 @attrs.frozen
 class Settings:
     database_url: PostgresUrl | None = None
+    database_read_url: PostgresUrl | None = None  # a streaming replica for the query side
     nats_urls: tuple[str, ...] = ("nats://localhost:4222",)
     nats_urls_given: bool = False  # NATS_URL was set (dev starts its own server otherwise)
     port: int = 3003
@@ -27,6 +28,7 @@ class Settings:
     production: bool = False
     nats_stream: str = "EXECUTIONS"
     nats_consumer: str = "execution-service"
+    nats_stream_replicas: int = 1  # only for a stream the service creates
     nats_subject_prefix: str = ""
     batch_size: int = 500
     batches_in_flight: int = 2
@@ -54,6 +56,9 @@ class Settings:
         kept = _duration(env, "EXECUTION_RETENTION")
         return cls(
             database_url=_database_url(env.get("DATABASE_URL")),
+            database_read_url=_database_url(
+                env.get("DATABASE_READ_URL"), "DATABASE_READ_URL", several_hosts="prefer-standby"
+            ),
             nats_urls=_nats_urls(env.get("NATS_URL") or "nats://localhost:4222"),
             nats_urls_given=bool(env.get("NATS_URL")),
             port=_int(env, "PORT", 3003, 1, 65535),
@@ -61,6 +66,7 @@ class Settings:
             production=production,
             nats_stream=_name(env, "NATS_STREAM", "EXECUTIONS"),
             nats_consumer=_name(env, "NATS_CONSUMER", "execution-service"),
+            nats_stream_replicas=_int(env, "NATS_STREAM_REPLICAS", 1, 1, 5),
             nats_subject_prefix=env.get("NATS_SUBJECT_PREFIX", ""),
             batch_size=_int(env, "BATCH_SIZE", 500, 1, 10_000),
             batches_in_flight=_int(env, "BATCHES_IN_FLIGHT", 2, 1, 8),
@@ -113,13 +119,15 @@ def _name(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def _database_url(text: str | None) -> PostgresUrl | None:
+def _database_url(
+    text: str | None, name: str = "DATABASE_URL", several_hosts: str = "read-write"
+) -> PostgresUrl | None:
     if not text:
         return None
     try:
-        return PostgresUrl.parse(text)
+        return PostgresUrl.parse(text, several_hosts)
     except BadDatabaseUrl as exc:
-        raise SettingsError(f"DATABASE_URL is not usable: {exc}") from None
+        raise SettingsError(f"{name} is not usable: {exc}") from None
 
 
 def _nats_urls(text: str) -> tuple[str, ...]:

@@ -41,6 +41,9 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
         settings = container.settings()
         database = container.database()
         await database.connect()
+        read_database = container.read_database()
+        if read_database is not None:
+            await read_database.connect()
         changes = container.changes()
         await changes.start()  # live views hear of every change committed from now on
         live_streams = container.live_streams()
@@ -84,6 +87,8 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
             closing.set()
             await nc.close()
             await database.disconnect()
+            if read_database is not None:
+                await read_database.disconnect()
             log.info("stopped")
 
     async def end_live_streams(_: web.Application) -> None:

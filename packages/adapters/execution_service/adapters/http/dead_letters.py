@@ -35,7 +35,7 @@ async def dead_letters_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     query = query_of(request)
     where = DeadLetterFilter(subject=query.get("subject"), replayed=query.get("replayed"))
-    paged = await services.queries().dead_letters(page_of(query), where)
+    paged = await services.read_queries().dead_letters(page_of(query), where)
     return json_response(serialize.listing([serialize.dead_letter(d) for d in paged.items], paged))
 
 
@@ -43,7 +43,7 @@ async def dead_letters_handler(request: web.Request) -> web.Response:
 @response_schema(schemas.DeadLetterSchema, 200, description="the dead letter")
 async def dead_letter_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    letter = await get_dead_letter(services.queries(), request.match_info["key"])
+    letter = await get_dead_letter(services.read_queries(), request.match_info["key"])
     return json_response(serialize.dead_letter(letter))
 
 

@@ -59,7 +59,7 @@ async def list_executions_handler(request: web.Request) -> web.Response:
     if "cursor" in query:
         try:
             walked = await walk_executions(
-                services.queries(), query["cursor"], query["limit"], where, order
+                services.read_queries(), query["cursor"], query["limit"], where, order
             )
         except InvalidCursor as exc:
             raise BadRequest(str(exc)) from exc
@@ -70,7 +70,7 @@ async def list_executions_handler(request: web.Request) -> web.Response:
                 "pagination": {"limit": query["limit"], "nextCursor": walked.next_cursor},
             }
         )
-    paged = await services.queries().executions(page_of(query), where, order)
+    paged = await services.read_queries().executions(page_of(query), where, order)
     return json_response(serialize.listing([serialize.execution(e) for e in paged.items], paged))
 
 
@@ -83,7 +83,7 @@ async def list_executions_handler(request: web.Request) -> web.Response:
 @response_schema(schemas.ExecutionSchema, 200, description="the execution")
 async def get_execution_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    view = await get_execution(services.queries(), request.match_info["id"])
+    view = await get_execution(services.read_queries(), request.match_info["id"])
     return revision_json(request, view.revision, lambda: serialize.execution(view))
 
 
@@ -99,7 +99,9 @@ async def get_logs_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     query = query_of(request)
     where = node_run_filter(query)
-    paged = await get_node_runs(services.queries(), request.match_info["id"], page_of(query), where)
+    paged = await get_node_runs(
+        services.read_queries(), request.match_info["id"], page_of(query), where
+    )
     return conditional_json(
         request,
         {"data": [serialize.node_run(r) for r in paged.items], **serialize.pagination(paged)},
@@ -138,7 +140,7 @@ async def retry_handler(request: web.Request) -> web.Response:
 @response_schema(schemas.HistorySchema, 200, description="the events, in recorded order")
 async def history_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    events = await get_history(services.queries(), request.match_info["id"])
+    events = await get_history(services.read_queries(), request.match_info["id"])
     return json_response(
         {"data": [serialize.recorded_event(m) for m in events], "total": len(events)}
     )
@@ -152,7 +154,7 @@ async def history_handler(request: web.Request) -> web.Response:
 @response_schema(schemas.RetriesSchema, 200, description="the retry requests, by attempt")
 async def retries_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    requests = await get_retry_requests(services.queries(), request.match_info["id"])
+    requests = await get_retry_requests(services.read_queries(), request.match_info["id"])
     return json_response({"data": [serialize.retry_request(r) for r in requests]})
 
 

@@ -30,7 +30,16 @@ class HttpServices(Protocol):
     has started."""
 
     @property
-    def queries(self) -> Callable[[], ExecutionQueries]: ...
+    def queries(self) -> Callable[[], ExecutionQueries]:
+        """On the primary: what a write is decided on, and what a live stream re-reads on a
+        notification (a replica may not have replayed that commit yet, and no second
+        notification would follow)."""
+        ...
+
+    @property
+    def read_queries(self) -> Callable[[], ExecutionQueries]:
+        """The query side: a read replica's (DATABASE_READ_URL), else `queries`."""
+        ...
 
     @property
     def recorder(self) -> Callable[[], ExecutionRecorder]: ...

@@ -48,6 +48,7 @@ _tuple_new = tuple.__new__
 @attrs.define
 class ConsumerSettings:
     stream: str = "EXECUTIONS"
+    stream_replicas: int = 1  # for a stream created here; the durable follows its stream
     durable: str = "execution-service"
     batch_size: int = 500
     fetch_timeout: float = 1.0
@@ -94,7 +95,9 @@ class EventConsumer:
     async def start(self) -> None:
         s = self.settings
         js = self._nc.jetstream()
-        self.stream = await bind_or_create_stream(js, self._subjects, s.stream)
+        self.stream = await bind_or_create_stream(
+            js, self._subjects, s.stream, replicas=s.stream_replicas
+        )
         config = ConsumerConfig(
             name=s.durable,
             durable_name=s.durable,

@@ -22,7 +22,11 @@ async def find_stream(js: JetStreamContext, subject: str) -> str | None:
         return None
 
 
-async def bind_or_create_stream(js: JetStreamContext, subjects: Subjects, name: str) -> str:
+async def bind_or_create_stream(
+    js: JetStreamContext, subjects: Subjects, name: str, replicas: int = 1
+) -> str:
+    """An existing stream keeps its replicas: changing them is the operator's call
+    (docs/OPERATIONS.md, Topologies), not a side effect of a replica starting."""
     existing = await find_stream(js, subjects.started)
     if existing is not None:
         log.info("binding to stream %s, which captures %s", existing, subjects.started)
@@ -33,9 +37,10 @@ async def bind_or_create_stream(js: JetStreamContext, subjects: Subjects, name: 
             subjects=[subjects.events],
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=replicas,
         )
     )
-    log.info("created stream %s capturing %s", name, subjects.events)
+    log.info("created stream %s capturing %s, %d replicas", name, subjects.events, replicas)
     return name
 
 

@@ -7,7 +7,9 @@ connection serves every subscriber of the process: clients never cost a connecti
 When that connection drops, notifications sent meanwhile are lost for good. So the listener
 reconnects (backing off), listens again, and only then tells every subscriber there was a
 gap: whatever they read after that sees every change they may have missed. A connection that
-hangs without closing is found by a periodic probe with a timeout."""
+hangs without closing is found by a periodic probe with a timeout, and one to a primary that a
+failover demoted by the probe's answer; reconnecting then finds the new primary among
+DATABASE_URL's hosts."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from execution_service.domain import DEFAULT_PENDING_LIMIT, ChangeSubscription, 
 log = logging.getLogger(__name__)
 
 CHANNEL = "execution_changes"
+_PROBE = "SELECT pg_is_in_recovery()"
 
 
 class PostgresChanges:
@@ -108,7 +111,9 @@ class PostgresChanges:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(closed.wait(), self._probe_every)
                 break
-            await connection.fetchval("SELECT 1", timeout=self._probe_timeout)
+            if await connection.fetchval(_PROBE, timeout=self._probe_timeout):
+                # a primary demoted under us: no commit will ever notify here again
+                raise OSError("the LISTEN connection's server became a standby")
 
     def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         try:

@@ -151,8 +151,14 @@ class Connected:
     async def _run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         try:
             async with self._db.connection() as raw:
-                return await work(raw)
-        except _PASSING as exc:
+                try:
+                    return await work(raw)
+                except asyncpg.exceptions.ReadOnlySQLTransactionError:
+                    # a primary demoted under a live connection (a failover that kept it
+                    # up): drop the connection, so the pool's next one finds the new primary
+                    raw.terminate()
+                    raise
+        except (*_PASSING, asyncpg.exceptions.ReadOnlySQLTransactionError) as exc:
             raise Unavailable(f"PostgreSQL unavailable: {type(exc).__name__}: {exc}") from exc
 
     async def _in_transaction(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
