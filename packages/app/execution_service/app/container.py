@@ -15,14 +15,21 @@ from execution_service.adapters.nats import (
     NatsRetryPublisher,
     Subjects,
 )
+from execution_service.adapters.nats.decoding import decode_event_body
+from execution_service.adapters.otel import OtlpTraceExporter, TraceOptions, resource_from_env
 from execution_service.adapters.postgres import (
     PostgresChanges,
     PostgresPruner,
     PostgresQueries,
     PostgresRecorder,
+    PostgresTraceOutbox,
     create_database,
 )
-from execution_service.adapters.prometheus import PrometheusBatchObserver, RuntimeGauges
+from execution_service.adapters.prometheus import (
+    PrometheusBatchObserver,
+    PrometheusTraceMetrics,
+    RuntimeGauges,
+)
 from execution_service.adapters.system import SystemClock
 from execution_service.app.sampling import SAMPLE_SECONDS, GaugeSampler
 from execution_service.app.settings import Settings
@@ -38,6 +45,18 @@ def _consumer_settings(settings: Settings) -> ConsumerSettings:
         concurrency=settings.batches_in_flight,
         ack_wait=float(settings.ack_wait_seconds),
     )
+
+
+def _trace_delay(settings: Settings) -> float | None:
+    """While traces are exported, finished attempts wait this long in the outbox."""
+    return settings.export_delay.total_seconds() if settings.traces_endpoint else None
+
+
+def _trace_exporter(settings: Settings) -> OtlpTraceExporter:
+    if settings.traces_endpoint is None:
+        raise ValueError("no OTLP endpoint is set: traces are not exported")
+    options = TraceOptions(resource_from_env(), payloads=settings.export_payloads)
+    return OtlpTraceExporter(settings.traces_endpoint, options)
 
 
 def _health_checks(
@@ -70,9 +89,18 @@ class Container(containers.DeclarativeContainer):
         lambda settings: create_database(settings.require_database()), settings
     )
     # The two sides of the store share the database's pool.
-    recorder = providers.Singleton(PostgresRecorder, database)
+    recorder = providers.Singleton(
+        PostgresRecorder, database, trace_delay=providers.Callable(_trace_delay, settings)
+    )
     queries = providers.Singleton(PostgresQueries, database)
     pruner = providers.Singleton(PostgresPruner, database)
+    trace_outbox = providers.Singleton(PostgresTraceOutbox, database, decode_event_body)
+    trace_exporter = providers.Singleton(_trace_exporter, settings)
+    trace_metrics = providers.Singleton(
+        PrometheusTraceMetrics,
+        metrics_registry,
+        providers.Callable(lambda recorder: lambda: recorder.late_trace_events, recorder),
+    )
     # The connected client, provided at start-up (runtime.py): connecting is async and ordered.
     nats_client = providers.Dependency(instance_of=Client)
     subjects = providers.Singleton(lambda s: Subjects(s.nats_subject_prefix), settings)

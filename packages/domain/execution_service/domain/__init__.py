@@ -11,6 +11,7 @@ from execution_service.domain.events import (
     RawMessage,
     Rejected,
     parse_message,
+    stored_message,
 )
 from execution_service.domain.fold import (
     EXECUTION,
@@ -37,6 +38,14 @@ from execution_service.domain.ports import (
 )
 from execution_service.domain.retention import Cutoffs, Pruned, Pruner, Retention, prune
 from execution_service.domain.status import Status
+from execution_service.domain.tracing import (
+    Exported,
+    ExportFailed,
+    FinishedAttempt,
+    TraceExporter,
+    TraceOutbox,
+    finished_attempts,
+)
 from execution_service.domain.use_cases import (
     BatchReport,
     Conflict,
@@ -109,6 +118,13 @@ __all__ = [
     "PublishFailed",
     "REPLAY_OF_HEADER",
     "RawMessage",
+    "ExportFailed",
+    "Exported",
+    "FinishedAttempt",
+    "TraceExporter",
+    "TraceOutbox",
+    "finished_attempts",
+    "stored_message",
     "Recorded",
     "Register",
     "Rejected",
