@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
 
 from execution_service.adapters.otel import OtlpTraceExporter, TraceOptions
+from execution_service.adapters.otel import exporter as exporter_module
 from execution_service.adapters.postgres import (
     Database,
     PostgresPruner,
@@ -24,6 +26,7 @@ from execution_service.domain import (
     Event,
     Exported,
     ExportFailed,
+    FinishedAttempt,
     RawMessage,
     parse_message,
 )
@@ -318,3 +321,22 @@ async def test_no_outbox_rows_while_export_is_off(database: Database) -> None:
     run = Workflow("x-8").started(0).ended(1)
     await PostgresRecorder(database).record(events(run.messages), [])
     assert await database.fetch_val("SELECT count(*) FROM trace_outbox") == 0
+
+
+async def test_a_trace_that_cannot_be_made_holds_up_no_other(
+    database: Database, receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = exporter_module.spans_of
+
+    def spans_of(attempt: FinishedAttempt, options: TraceOptions) -> list[ReadableSpan]:
+        if attempt.execution_id == "bad":
+            raise ValueError("a bug in the mapping")
+        return real(attempt, options)
+
+    monkeypatch.setattr(exporter_module, "spans_of", spans_of)
+    store = recorder(database)
+    for execution in ("bad", "good"):
+        await store.record(events(Workflow(execution).started(0).ended(1).messages), [])
+
+    assert await export_all(PostgresTraceOutbox(database), exporter_to(receiver)) == Exported(2, 1)
+    assert [s.attributes["execution.id"] for s in receiver.roots()] == ["good"]

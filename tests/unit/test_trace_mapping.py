@@ -18,7 +18,7 @@ def attempt_of(run: Workflow, attempt: int = 1, traceparent: str | None = None) 
         messages[0] = RawMessage(first.subject, first.data, {"traceparent": traceparent})
     events = [parse_message(m) for m in messages]
     assert all(isinstance(e, Event) for e in events)
-    return FinishedAttempt(run.execution, attempt, tuple(events))  # type: ignore[arg-type]
+    return FinishedAttempt.of_events(run.execution, attempt, events)  # type: ignore[arg-type]
 
 
 def test_the_same_events_give_the_same_ids_and_another_execution_other_ids() -> None:

@@ -42,9 +42,11 @@ from execution_service.domain.tracing import (
     Exported,
     ExportFailed,
     FinishedAttempt,
+    NodeRunTrace,
     TraceExporter,
     TraceOutbox,
     finished_attempts,
+    trace_ids,
 )
 from execution_service.domain.use_cases import (
     BatchReport,
@@ -121,9 +123,11 @@ __all__ = [
     "ExportFailed",
     "Exported",
     "FinishedAttempt",
+    "NodeRunTrace",
     "TraceExporter",
     "TraceOutbox",
     "finished_attempts",
+    "trace_ids",
     "stored_message",
     "Recorded",
     "Register",

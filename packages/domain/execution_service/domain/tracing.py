@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
 
 import attrs
 
-from execution_service.domain.events import Event, EventKind
+from execution_service.domain.events import JSON, Event, EventKind
+from execution_service.domain.fold import NODE_RUN, project
+from execution_service.domain.status import Status
 
 FINISHING = frozenset(
     (EventKind.EXECUTION_COMPLETED, EventKind.EXECUTION_FAILED, EventKind.EXECUTION_CANCELLED)
@@ -61,14 +64,63 @@ def node_span_id(execution_id: str, attempt: int, node_id: str) -> int:
 
 
 @attrs.frozen
+class NodeRunTrace:
+    """A node run of the attempt, as the merge rule folded its events (domain/fold.py)."""
+
+    node_id: str
+    status: Status
+    node_type: str | None = None
+    node_name: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    error: str | None = None
+    input: JSON = None
+    output: JSON = None
+
+    @classmethod
+    def of_state(cls, node_id: str, state: dict[str, Any]) -> NodeRunTrace:
+        fields = (
+            "node_type",
+            "node_name",
+            "started_at",
+            "completed_at",
+            "error",
+            "input",
+            "output",
+        )
+        status = state["status"] or Status.RUNNING
+        return cls(node_id, Status(status), **{name: state[name] for name in fields})
+
+
+@attrs.frozen
 class FinishedAttempt:
-    """An attempt of an execution that ended, and every event of its execution as recorded:
-    the trace takes the attempt's times from its own events, and what the execution is (its
-    workflow, its user) from any."""
+    """An attempt of an execution that ended: the execution's own events (execution.*, not
+    node reports) of every attempt as recorded, and the attempt's node runs as folded. The
+    trace takes the attempt's times from its own events, and what the execution is (its
+    workflow, its user) from any. A store hands over the node runs it keeps, so that the
+    export parses no node event again."""
 
     execution_id: str
     attempt: int
     events: tuple[Event, ...]
+    node_runs: tuple[NodeRunTrace, ...] = ()
+
+    @classmethod
+    def of_events(cls, execution_id: str, attempt: int, events: Iterable[Event]) -> FinishedAttempt:
+        """From every event of the execution, node reports included."""
+        whole = tuple(events)
+        node_events = (e for e in whole if e.kind.is_node and e.attempt == attempt)
+        runs = sorted(
+            (key[1], state)
+            for key, state in project(node_events).node_runs.items()
+            if key[0] == execution_id
+        )
+        return cls(
+            execution_id,
+            attempt,
+            tuple(e for e in whole if not e.kind.is_node),
+            tuple(NodeRunTrace.of_state(n, NODE_RUN.as_dict(s)) for n, s in runs),
+        )
 
     def own_events(self) -> list[Event]:
         return [e for e in self.events if e.attempt == self.attempt]
@@ -98,6 +150,14 @@ class FinishedAttempt:
         return (
             parent.trace_id if parent is not None else derived_trace_id(self.execution_id, number)
         )
+
+
+def trace_ids(execution_id: str, events: Sequence[Event]) -> list[tuple[int, str]]:
+    """Each finished attempt of the execution with the id of its trace (32 hex digits), by
+    attempt: where the page links to a tracing tool."""
+    whole = tuple(e for e in events if not e.kind.is_node)
+    ended = sorted({e.attempt for e in whole if e.kind in FINISHING})
+    return [(a, f"{FinishedAttempt(execution_id, a, whole).trace_id():032x}") for a in ended]
 
 
 def finished_attempts(events: Sequence[Event]) -> list[tuple[str, int]]:

@@ -5,6 +5,7 @@ and says whether the receiver took them."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -15,6 +16,7 @@ from execution_service.adapters.otel.mapping import TraceOptions, spans_of
 from execution_service.domain import ExportFailed, FinishedAttempt
 
 DEFAULT_SERVICE_NAME = "execution-service"
+log = logging.getLogger(__name__)
 
 
 def resource_from_env() -> Resource:
@@ -43,8 +45,17 @@ class OtlpTraceExporter:
         return await asyncio.to_thread(self._send, attempts)
 
     def _send(self, attempts: Sequence[FinishedAttempt]) -> int:
-        spans = [span for attempt in attempts for span in spans_of(attempt, self._options)]
-        if self._otlp.export(spans) is not SpanExportResult.SUCCESS:
+        spans = []
+        for attempt in attempts:
+            try:
+                spans += spans_of(attempt, self._options)
+            except Exception:  # noqa: BLE001 - one trace that cannot be made holds up no other
+                log.exception(
+                    "the trace of %s attempt %d could not be made: it is not exported",
+                    attempt.execution_id,
+                    attempt.attempt,
+                )
+        if spans and self._otlp.export(spans) is not SpanExportResult.SUCCESS:
             raise ExportFailed(f"the receiver did not take {len(attempts)} traces")
         return len(spans)
 

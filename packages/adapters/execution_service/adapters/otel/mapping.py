@@ -8,7 +8,6 @@ it is (its workflow, its user)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 
 from execution_service.adapters.otel.ids import local, remote
-from execution_service.domain import EXECUTION, NODE_RUN, FinishedAttempt, project
+from execution_service.domain import EXECUTION, FinishedAttempt, NodeRunTrace, project
 from execution_service.domain import Status as RunStatus
 from execution_service.domain.tracing import node_span_id, root_span_id
 
@@ -59,14 +58,18 @@ def spans_of(attempt: FinishedAttempt, options: TraceOptions = _QUIET) -> list[R
     remote_parent = attempt.parent()
     parent = remote(remote_parent) if remote_parent is not None else None
     root = local(attempt.trace_id(), root_span_id(x, number))
-    times = [e.at for e in own] or [e.at for e in attempt.events]
+    runs = attempt.node_runs
+    times = [e.at for e in own] or [
+        at for run in runs for at in (run.started_at, run.completed_at) if at is not None
+    ]
+    if not times:
+        return []
     start = state.get("started_at") or min(times)
     status = state.get("status") or RunStatus.RUNNING
     ended = state.get("completed_at") if status.is_terminal else None
     end = max(ended or max(times), start)
 
-    runs = sorted(mine.node_runs.items(), key=lambda item: item[0][1])
-    node_statuses = [NODE_RUN.as_dict(run)["status"] for _, run in runs]
+    node_statuses = [run.status for run in runs]
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": "invoke_workflow",
         "execution.id": x,
@@ -108,28 +111,25 @@ def spans_of(attempt: FinishedAttempt, options: TraceOptions = _QUIET) -> list[R
             instrumentation_scope=SCOPE,
         )
     ]
-    for (_, node_id, _), run in runs:
-        spans.append(
-            _node_span(x, number, node_id, NODE_RUN.as_dict(run), root, start, end, options)
-        )
+    for run in runs:
+        spans.append(_node_span(x, number, run, root, start, end, options))
     return spans
 
 
 def _node_span(
     x: str,
     attempt: int,
-    node_id: str,
-    run: Mapping[str, Any],
+    run: NodeRunTrace,
     root: SpanContext,
     root_start: datetime,
     root_end: datetime,
     options: TraceOptions,
 ) -> ReadableSpan:
-    status: RunStatus = run["status"] or RunStatus.RUNNING
-    ended = run["completed_at"] if status.is_terminal else None
-    start = run["started_at"] or ended or root_start
+    status, node_id = run.status, run.node_id
+    ended = run.completed_at if status.is_terminal else None
+    start = run.started_at or ended or root_start
     end = max(ended or root_end, start)
-    node_type, name = run["node_type"], run["node_name"] or node_id
+    node_type, name = run.node_type, run.node_name or node_id
     attributes: dict[str, Any] = {
         "execution.id": x,
         "execution.attempt": attempt,
@@ -137,7 +137,7 @@ def _node_span(
         "execution.node.status": str(status),
     }
     _put(attributes, "execution.node.type", node_type)
-    _put(attributes, "execution.node.name", run["node_name"])
+    _put(attributes, "execution.node.name", run.node_name)
     kind = (node_type or "").lower()
     if kind in AGENT_TYPES:
         span_name = f"invoke_agent {name}"
@@ -146,25 +146,25 @@ def _node_span(
         span_name = f"execute_tool {name}"
         attributes |= {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name}
     elif kind in MODEL_TYPES:
-        model = _text(run["input"], "model")
-        answered = _text(run["output"], "model")
+        model = _text(run.input, "model")
+        answered = _text(run.output, "model")
         span_name = f"chat {model or answered}" if model or answered else "chat"
         attributes["gen_ai.operation.name"] = "chat"
         _put(attributes, "gen_ai.request.model", model)
         _put(attributes, "gen_ai.response.model", answered)
     else:
         span_name = name
-    usage = run["output"].get("usage") if isinstance(run["output"], dict) else None
+    usage = run.output.get("usage") if isinstance(run.output, dict) else None
     if isinstance(usage, dict):
         for side in ("input_tokens", "output_tokens"):
             tokens = usage.get(side)
             if type(tokens) is int and tokens >= 0:  # noqa: E721 - a bool is no count
                 attributes[f"gen_ai.usage.{side}"] = tokens
-    if status is RunStatus.FAILED and run["error"]:
+    if status is RunStatus.FAILED and run.error:
         attributes["error.type"] = "node_failed"
     if options.payloads:
-        _put(attributes, "execution.node.input", _payload(run["input"], options))
-        _put(attributes, "execution.node.output", _payload(run["output"], options))
+        _put(attributes, "execution.node.input", _payload(run.input, options))
+        _put(attributes, "execution.node.output", _payload(run.output, options))
     return ReadableSpan(
         span_name,
         context=local(root.trace_id, node_span_id(x, attempt, node_id)),
@@ -172,7 +172,7 @@ def _node_span(
         resource=options.resource,
         attributes=attributes,
         kind=SpanKind.INTERNAL,
-        status=_status(status, run["error"], "node"),
+        status=_status(status, run.error, "node"),
         start_time=_nanos(start),
         end_time=_nanos(end),
         instrumentation_scope=SCOPE,

@@ -21,6 +21,8 @@ from execution_service.domain import (
     Exported,
     ExportFailed,
     FinishedAttempt,
+    NodeRunTrace,
+    Status,
     TraceExporter,
     parse_message,
     stored_message,
@@ -31,9 +33,17 @@ _CLAIM = """
 SELECT execution_id, attempt FROM trace_outbox
 WHERE exported_at IS NULL AND due_at <= clock_timestamp()
 ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED"""
+# The executions' own events, not node reports: the node runs are read as folded.
 _EVENTS = """
 SELECT execution_id, event_key, subject, payload, traceparent FROM execution_events
-WHERE execution_id = ANY ($1::text[]) ORDER BY execution_id, seq"""
+WHERE execution_id = ANY ($1::text[]) AND subject NOT LIKE 'execution.node.%'
+ORDER BY execution_id, seq"""
+_NODE_RUNS = """
+SELECT l.execution_id, l.attempt, l.node_id, l.status, l.node_type, l.node_name, l.started_at,
+       l.completed_at, l.error, l.input, l.output
+FROM unnest($1::text[], $2::int[]) AS d(x, a)
+JOIN execution_logs AS l ON l.execution_id = d.x AND l.attempt = d.a
+ORDER BY l.execution_id, l.attempt, l.node_id"""
 _EXPORTED = """
 UPDATE trace_outbox SET exported_at = clock_timestamp(), tries = tries + 1, last_error = NULL
 FROM unnest($1::text[], $2::int[]) AS d(x, a) WHERE execution_id = d.x AND attempt = d.a"""
@@ -64,10 +74,15 @@ class PostgresTraceOutbox(Connected):
             ids = [x for x, _ in claimed]
             attempts = [a for _, a in claimed]
             events = await self._events(raw, sorted(set(ids)))
+            runs: dict[tuple[str, int], list[NodeRunTrace]] = defaultdict(list)
+            for r in await raw.fetch(_NODE_RUNS, ids, attempts):
+                runs[(r[0], r[1])].append(NodeRunTrace(r[2], Status(r[3]), *r[4:]))
+            finished = [
+                FinishedAttempt(x, a, tuple(events.get(x, ())), tuple(runs.get((x, a), ())))
+                for x, a in claimed
+            ]
             try:
-                spans = await exporter.export(
-                    [FinishedAttempt(x, a, tuple(events.get(x, ()))) for x, a in claimed]
-                )
+                spans = await exporter.export(finished)
             except ExportFailed as failed:
                 await raw.execute(_PUT_OFF, ids, attempts, str(failed)[:1000], self._max_backoff)
                 return failed
@@ -80,7 +95,7 @@ class PostgresTraceOutbox(Connected):
         return outcome
 
     async def _events(self, raw: asyncpg.Connection, ids: list[str]) -> dict[str, list[Event]]:
-        """Each execution's events, parsed as when they were recorded (all were accepted)."""
+        """Each execution's own events, parsed as when they were recorded (all were accepted)."""
         events: dict[str, list[Event]] = defaultdict(list)
         for x, key, subject, payload, traceparent in await raw.fetch(_EVENTS, ids):
             parsed = parse_message(
