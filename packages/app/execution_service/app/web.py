@@ -33,6 +33,7 @@ def create_app(container: Container) -> web.Application:
         api_tokens=settings.api_tokens,
         read_tokens=settings.read_tokens,
         subject_prefix=settings.nats_subject_prefix,
+        trace_ui_url=settings.trace_ui_url,
     )
 
 

@@ -18,6 +18,7 @@ from execution_service.adapters.http.live import LiveStreams
 from execution_service.domain import (
     Clock,
     DeadLetterFilter,
+    Event,
     ExecutionFilter,
     ExecutionOrder,
     ExecutionQueries,
@@ -37,8 +38,10 @@ from execution_service.domain import (
     get_retry_requests,
     list_dead_letters,
     list_executions,
+    parse_message,
     replay_dead_letter,
     request_retry,
+    trace_ids,
     walk_executions,
 )
 
@@ -235,6 +238,36 @@ async def retries_handler(request: web.Request) -> web.Response:
     return _json({"data": [serialize.retry_request(r) for r in requests]})
 
 
+# TRACE_UI_URL: a template with {traceId}, or None
+TRACE_UI_URL = web.AppKey("trace_ui_url", str)
+
+
+@docs(
+    tags=["executions"],
+    summary="The trace of each finished attempt of the execution (CONTRACT §7)",
+    responses={404: _ERRORS[404]},
+)
+@response_schema(schemas.TracesSchema, 200, description="by attempt")
+async def traces_handler(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    execution_id = request.match_info["id"]
+    history = await get_history(services.queries(), execution_id)
+    events = [e for e in map(parse_message, history) if isinstance(e, Event)]
+    template = request.app.get(TRACE_UI_URL)
+    return _json(
+        {
+            "data": [
+                {
+                    "attempt": attempt,
+                    "traceId": trace_id,
+                    "url": template.replace("{traceId}", trace_id) if template else None,
+                }
+                for attempt, trace_id in trace_ids(execution_id, events)
+            ]
+        }
+    )
+
+
 @docs(
     tags=["operations"],
     summary="Events that could not be applied, most recent first",
@@ -308,6 +341,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/executions/{id}/retry", retry_handler)
     app.router.add_get("/api/executions/{id}/events", history_handler)
     app.router.add_get("/api/executions/{id}/retries", retries_handler)
+    app.router.add_get("/api/executions/{id}/traces", traces_handler)
     app.router.add_get("/api/dead-letters", dead_letters_handler)
     app.router.add_get("/api/dead-letters/{key}", dead_letter_handler)
     app.router.add_delete("/api/dead-letters/{key}", discard_handler)
