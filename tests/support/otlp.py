@@ -3,9 +3,13 @@ with opentelemetry-proto (the official message definitions) and keeps every span
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import threading
 import zlib
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import attrs
 from aiohttp import web
@@ -50,6 +54,8 @@ class OtlpReceiver:
         self.spans: list[ReceivedSpan] = []
         self.requests = 0
         self.status = 200  # what it answers: a test sets 503 to play a failing collector
+        self.response_delay = 0.0  # seconds between taking a request's spans and answering
+        self.in_flight = 0  # requests whose spans it took and has not answered yet
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -115,6 +121,12 @@ class OtlpReceiver:
                             resource,
                         )
                     )
+        if self.response_delay:
+            self.in_flight += 1
+            try:
+                await asyncio.sleep(self.response_delay)
+            finally:
+                self.in_flight -= 1
         return web.Response(
             body=ExportTraceServiceResponse().SerializeToString(),
             content_type="application/x-protobuf",
@@ -130,3 +142,42 @@ class OtlpReceiver:
         return [
             s for s in self.spans if s.attributes.get("gen_ai.operation.name") == "invoke_workflow"
         ]
+
+
+T = TypeVar("T")
+
+
+class ReceiverThread:
+    """The receiver on an event loop of its own, for tests that run the service as a process
+    and wait synchronously."""
+
+    def __init__(self) -> None:
+        self.receiver = OtlpReceiver()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def call(self, work: Callable[[], Awaitable[T]]) -> T:
+        return asyncio.run_coroutine_threadsafe(_awaited(work), self._loop).result(30)
+
+    def start(self) -> None:
+        self.call(self.receiver.start)
+
+    def stop(self) -> None:
+        self.call(self.receiver.stop)
+
+
+async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
+    return await work()
+
+
+@contextmanager
+def receiver_thread() -> Iterator[ReceiverThread]:
+    running = ReceiverThread()
+    running._thread.start()
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+        running._loop.call_soon_threadsafe(running._loop.stop)
+        running._thread.join(10)
