@@ -5,8 +5,11 @@ happens to the receiver and however many replicas export."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -59,9 +62,11 @@ async def receiver() -> AsyncIterator[OtlpReceiver]:
     await receiver.stop()
 
 
-def exporter_to(receiver: OtlpReceiver, payloads: bool = False) -> OtlpTraceExporter:
+def exporter_to(
+    receiver: OtlpReceiver, payloads: bool = False, processes: int = 0
+) -> OtlpTraceExporter:
     options = TraceOptions(Resource({"service.name": "tests"}), payloads=payloads)
-    return OtlpTraceExporter(receiver.url, options, timeout=2)
+    return OtlpTraceExporter(receiver.url, options, timeout=2, processes=processes)
 
 
 def recorder(database: Database, delay: float = 0.0) -> PostgresRecorder:
@@ -236,7 +241,7 @@ async def test_a_receiver_down_or_failing_loses_nothing_and_sends_nothing_twice(
         run = Workflow(f"d-{n}").started(0).node("n", 1, 2).ended(3)
         await store.record(events(run.messages), [])
     outbox = PostgresTraceOutbox(database, max_backoff=0.2)
-    exporter = exporter_to(receiver)
+    exporter = exporter_to(receiver, processes=1)  # in a worker process, as the service does
 
     receiver.status = 503
     with pytest.raises(ExportFailed):
@@ -340,3 +345,25 @@ async def test_a_trace_that_cannot_be_made_holds_up_no_other(
 
     assert await export_all(PostgresTraceOutbox(database), exporter_to(receiver)) == Exported(2, 1)
     assert [s.attributes["execution.id"] for s in receiver.roots()] == ["good"]
+
+
+async def test_a_dead_worker_process_fails_one_export_and_is_replaced(
+    database: Database, receiver: OtlpReceiver
+) -> None:
+    store = recorder(database)
+    exporter = exporter_to(receiver, processes=1)
+    outbox = PostgresTraceOutbox(database, max_backoff=0.1)
+    try:
+        await exporter.export([])  # the worker runs
+        pool = exporter._pool
+        assert isinstance(pool, ProcessPoolExecutor)
+        for process in list(pool._processes.values()):  # type: ignore[union-attr]
+            os.kill(process.pid, signal.SIGKILL)
+        await store.record(events(Workflow("w-1").started(0).node("n", 1, 2).ended(3).messages), [])
+        await asyncio.sleep(0.2)
+        with pytest.raises(ExportFailed):
+            await outbox.export_due(10, exporter)
+        await asyncio.sleep(0.2)
+        assert await export_all(outbox, exporter) == Exported(1, 2)
+    finally:
+        exporter.close()

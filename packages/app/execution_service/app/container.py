@@ -56,7 +56,7 @@ def _trace_exporter(settings: Settings) -> OtlpTraceExporter:
     if settings.traces_endpoint is None:
         raise ValueError("no OTLP endpoint is set: traces are not exported")
     options = TraceOptions(resource_from_env(), payloads=settings.export_payloads)
-    return OtlpTraceExporter(settings.traces_endpoint, options)
+    return OtlpTraceExporter(settings.traces_endpoint, options, processes=1)
 
 
 def _health_checks(

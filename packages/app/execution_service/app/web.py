@@ -96,6 +96,8 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
                     ticking.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await ticking
+            if exporting is not None:
+                container.trace_exporter().close()
             consumer.stop()  # finish and acknowledge the batch in hand
             await task
             await live_streams.stop()
