@@ -358,6 +358,7 @@ async def test_a_dead_worker_process_fails_one_export_and_is_replaced(
         pool = exporter._pool
         assert isinstance(pool, ProcessPoolExecutor)
         for process in list(pool._processes.values()):  # type: ignore[union-attr]
+            assert process.pid is not None
             os.kill(process.pid, signal.SIGKILL)
         await store.record(events(Workflow("w-1").started(0).node("n", 1, 2).ended(3).messages), [])
         await asyncio.sleep(0.2)
