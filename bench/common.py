@@ -109,6 +109,25 @@ def servers_cpu() -> dict[str, float]:
     return spent
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU spent so far by a process and every live process under it (a worker pool's)."""
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            children.setdefault(_parent(proc.name), []).append(int(proc.name))
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += cpu_seconds(current)
+        except OSError:
+            continue
+        todo += children.get(current, [])
+    return total
+
+
 def _parent(pid: str) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 

@@ -7,10 +7,14 @@ run, by
 The service drains in child processes (one per replica, sharing the durable consumer, all
 started before the clock starts) so that each one's memory and CPU are its own.
 `--preload N` first stores N other events through the service's own store, to show whether
-the cost per event stays flat as the tables grow. The last line is JSON, for scripts.
+the cost per event stays flat as the tables grow. `--traces` drains the stream a second time,
+into a fresh database, with trace export on (issue 20): each replica also runs the export loop
+to a real OTLP/HTTP receiver in this process (tests/support/otlp.py), OTEL_EXPORT_DELAY 0, and
+its clock stops only when the stream is drained and no trace waits; every trace is checked
+received, once. The last line is JSON, for scripts.
 
     ./pants run bench/drain_bench.py -- --executions 1000 [--in-flight 1] [--replicas 2]
-        [--preload 2000000] [--loop asyncio] [--stream-replicas 3]
+        [--preload 2000000] [--loop asyncio] [--stream-replicas 3] [--traces]
 Against the failover tests' clusters (bench/topology.py): BENCH_NATS_URL one server of a NATS
 cluster (with --stream-replicas 3), TEST_DATABASE_URL Patroni's primary and standby.
 """
@@ -34,8 +38,18 @@ import asyncpg
 import nats
 from baselines import pull_drain, sink_drain
 from nats.js.api import AckPolicy, ConsumerConfig
+from opentelemetry.sdk.resources import Resource
+from prometheus_client import CollectorRegistry
 
-from common import postmaster_of, run, servers_cpu, since, watch_servers, workflow_events
+from common import (
+    postmaster_of,
+    run,
+    servers_cpu,
+    since,
+    tree_cpu,
+    watch_servers,
+    workflow_events,
+)
 from execution_service.adapters.nats import (
     ConsumerSettings,
     EmbeddedNats,
@@ -43,9 +57,21 @@ from execution_service.adapters.nats import (
     Subjects,
     bind_or_create_stream,
 )
-from execution_service.adapters.postgres import PostgresRecorder, PostgresUrl, create_database
+from execution_service.adapters.nats.decoding import decode_event_body
+from execution_service.adapters.otel import OtlpTraceExporter, TraceOptions
+from execution_service.adapters.postgres import (
+    PostgresRecorder,
+    PostgresTraceOutbox,
+    PostgresUrl,
+    create_database,
+)
+from execution_service.adapters.prometheus import PrometheusTraceMetrics
+from execution_service.app.tracing import TraceExport
 from execution_service.domain import Event, parse_message
+from support.otlp import receiver_thread
 from support.postgres import fresh_database, server_url
+
+NO_TRACES = "-"
 
 
 async def publish(
@@ -89,18 +115,34 @@ async def bare_drain(
 
 
 async def service_drain(
-    url: str, prefix: str, stream: str, database: str, total: int, in_flight: int
+    url: str,
+    prefix: str,
+    stream: str,
+    database: str,
+    total: int,
+    in_flight: int,
+    durable: str = "svc",
+    receiver: str = NO_TRACES,
 ) -> None:
     """A child: start the service's consumer, say "ready", wait for "go" on stdin, drain until
     the durable consumer has nothing pending or unacknowledged (with several replicas, that is
-    everyone's work), say "drained", wait for "bye", and report seconds, own CPU and peak
-    RSS."""
+    everyone's work) and, with traces on, no trace waits for export, say "drained", wait for
+    "bye", and report seconds, own CPU and peak RSS."""
     db = create_database(PostgresUrl.parse(database))
     await db.connect()
     nc = await nats.connect(url)
-    settings = ConsumerSettings(stream=stream, durable="svc", concurrency=in_flight)
-    consumer = EventConsumer(nc, PostgresRecorder(db), Subjects(prefix), settings)
+    settings = ConsumerSettings(stream=stream, durable=durable, concurrency=in_flight)
+    traced = receiver != NO_TRACES
+    recorder = PostgresRecorder(db, trace_delay=0.0 if traced else None)
+    consumer = EventConsumer(nc, recorder, Subjects(prefix), settings)
     await consumer.start()
+    export = None
+    if traced:
+        options = TraceOptions(Resource({"service.name": "bench"}))
+        exporter = OtlpTraceExporter(receiver, options, processes=1)  # as the service does
+        metrics = PrometheusTraceMetrics(CollectorRegistry(), lambda: recorder.late_trace_events)
+        export = TraceExport(PostgresTraceOutbox(db, decode_event_body), exporter, metrics, 0.02)
+        await exporter.export([])  # its worker process started before the clock
     gc.freeze()  # as the service does once started (app/web.py)
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
@@ -112,16 +154,23 @@ async def service_drain(
             peak = max(peak, _rss_kib())
             time.sleep(0.05)
 
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu = time.perf_counter(), tree_cpu(os.getpid())  # the export's worker's too
     threading.Thread(target=sample, daemon=True).start()
     task = asyncio.create_task(consumer.run())
+    exporting = asyncio.create_task(export.run()) if export is not None else None
     js = nc.jetstream()
     while True:
         await asyncio.sleep(0.02)
-        info = await js.consumer_info(stream, "svc")
+        info = await js.consumer_info(stream, durable)
         if info.num_pending == 0 and info.num_ack_pending == 0:
             break
-    seconds, cpu, done = time.perf_counter() - started, time.process_time() - cpu, True
+    while traced and await db.fetch_val(
+        "SELECT count(*) FROM trace_outbox WHERE exported_at IS NULL"
+    ):
+        await asyncio.sleep(0.02)
+    seconds, cpu, done = time.perf_counter() - started, tree_cpu(os.getpid()) - cpu, True
+    if exporting is not None:
+        exporting.cancel()
     # the parent reads the servers' CPU while this process's database backends still live
     print("drained", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
@@ -157,9 +206,11 @@ def drain_with_replicas(
     in_flight: int,
     replicas: int,
     loop: str,
+    durable: str = "svc",
+    receiver: str = NO_TRACES,
 ) -> dict[str, float]:
     command = [sys.executable, __file__, "--child", url, prefix, stream, database, str(total),
-               str(in_flight), loop]  # fmt: skip
+               str(in_flight), loop, durable, receiver]  # fmt: skip
     children = [
         subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for _ in range(replicas)
@@ -218,6 +269,22 @@ def _rss_kib() -> int:
     return 0
 
 
+def traced_drain(
+    url: str, prefix: str, stream: str, total: int, executions: int, args: tuple[int, int, str]
+) -> dict[str, float]:
+    """The service's drain again, from the stream's start, into a fresh database, with trace
+    export on to a receiver in this process: every trace received once."""
+    in_flight, replicas, loop = args
+    with fresh_database() as database, receiver_thread() as otlp:
+        result = drain_with_replicas(
+            url, prefix, stream, database.url(), total, in_flight, replicas, loop,
+            durable="svc-traced", receiver=otlp.receiver.url,
+        )  # fmt: skip
+        roots = [s.attributes["execution.id"] for s in otlp.receiver.roots()]
+    assert len(roots) == len(set(roots)) == executions, (len(roots), len(set(roots)))
+    return result
+
+
 def main(
     executions: int,
     in_flight: int,
@@ -225,6 +292,7 @@ def main(
     preloaded: int,
     loop: str,
     stream_replicas: int = 1,
+    traces: bool = False,
 ) -> None:
     # Not TEST_NATS_URL: Debian's nats-server 2.9.10 there served this consumer's fetches in
     # 0.3-1.7 s each for several seconds of a drain (the server busy, ~350 µs of its CPU per
@@ -252,6 +320,10 @@ def main(
                 url, subjects.prefix, stream, database.url(), total, in_flight, replicas, loop
             )
             checked = run(check(database), loop)
+        traced = None
+        if traces:
+            args = (in_flight, replicas, loop)
+            traced = traced_drain(url, subjects.prefix, stream, total, executions, args)
     finally:
 
         async def cleanup() -> None:
@@ -295,6 +367,12 @@ def main(
     )
     print(f"  {cpu(result)}")
     print(f"service peak RSS while draining: {result['peak_rss_kib'] / 1024:.0f} MB per process")
+    if traced is not None:
+        print(
+            f"{'service drain with trace export on:':<42}{total / traced['seconds']:>9,.0f}"
+            f" events/s, every trace received: {service / traced['seconds']:.3f}× export off"
+        )
+        print(f"  {cpu(traced)}")
     fetch_rate, pull_rate, sink_rate = rates.values()
     figures = {
         "events_per_s": round(total / service),
@@ -307,13 +385,19 @@ def main(
         "stream_replicas": stream_replicas,
         "peak_rss_mb": round(result["peak_rss_kib"] / 1024),
     }
+    if traced is not None:
+        figures["traced_events_per_s"] = round(total / traced["seconds"])
+        figures["traced_vs_off"] = round(service / traced["seconds"], 3)
     print(json.dumps(figures))
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        url, prefix, stream, database, total, in_flight, loop = sys.argv[2:9]
-        run(service_drain(url, prefix, stream, database, int(total), int(in_flight)), loop)
+        url, prefix, stream, database, total, in_flight, loop, durable, receiver = sys.argv[2:11]
+        drain = service_drain(
+            url, prefix, stream, database, int(total), int(in_flight), durable, receiver
+        )
+        run(drain, loop)
     else:
         parser = argparse.ArgumentParser()
         parser.add_argument("--executions", type=int, default=1000)
@@ -326,6 +410,7 @@ if __name__ == "__main__":
         parser.add_argument(
             "--stream-replicas", type=int, default=1, help="needs BENCH_NATS_URL on a cluster"
         )
+        parser.add_argument("--traces", action="store_true", help="again with export on")
         args = parser.parse_args()
         main(
             args.executions,
@@ -334,4 +419,5 @@ if __name__ == "__main__":
             args.preload,
             args.loop,
             args.stream_replicas,
+            args.traces,
         )

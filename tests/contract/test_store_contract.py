@@ -20,6 +20,7 @@ from execution_service.domain import (
     ExecutionView,
     Outcome,
     Page,
+    RawMessage,
     Status,
     parse_message,
     project,
@@ -94,6 +95,29 @@ async def test_a_key_is_an_event_within_its_execution(
     assert second.outcomes == [Outcome.APPLIED, Outcome.DUPLICATE]
     for execution in ("e1", "e2", "e3"):
         assert [m.headers["Nats-Msg-Id"] for m in await queries.history(execution)] == ["1"]
+
+
+async def test_the_trace_context_of_a_start_is_kept_with_it_whichever_way_it_was_recorded(
+    recorder: ExecutionRecorder, queries: ExecutionQueries
+) -> None:
+    """A traceparent header on execution.started is stored at ingest: the trace is exported
+    later, perhaps by another replica (CONTRACT §7). Other subjects' headers are not kept."""
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+    def with_header(subject: str, key: str) -> RawMessage:
+        m = message(subject, {"executionId": "t1", "nodeId": "n"}, ms=0, event_id=key)
+        return RawMessage(m.subject, m.data, {"traceparent": parent})
+
+    await record_events(recorder, [with_header("execution.started", "a")])
+    # a duplicate in the next batch sends it the careful way (adapters/postgres/recorder.py)
+    await record_events(
+        recorder, [with_header("execution.started", "a"), with_header("execution.started", "b")]
+    )
+    await record_events(recorder, [with_header("execution.node.started", "c")])
+
+    history = await queries.history("t1")
+    assert [m.headers.get("traceparent") for m in history] == [parent, parent, None]
+    assert [parse_message(m).traceparent for m in history] == [parent, parent, None]  # type: ignore[union-attr]
 
 
 async def test_node_runs_come_in_start_order_with_pages(

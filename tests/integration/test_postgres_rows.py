@@ -38,4 +38,4 @@ def test_the_migrated_row_type_has_the_adapters_columns_in_order(
 def test_an_events_record_is_its_key_execution_subject_and_payload() -> None:
     event = parse_message(message("execution.node.started", {"executionId": "e", "nodeId": "n"}))
     assert isinstance(event, Event)
-    assert event_record(event) == (event.key, "e", "execution.node.started", event.payload)
+    assert event_record(event) == (event.key, "e", "execution.node.started", event.payload, None)

@@ -192,7 +192,7 @@ def test_the_prune_command_prints_per_table_and_a_dry_run_deletes_nothing(
         return {line.split()[0]: int(line.split()[1]) for line in out.splitlines()}
 
     expected = {"executions": 1, "execution_logs": 1, "execution_events": 4, "retry_requests": 0,
-                "dead_letters": 0, "execution_tombstones": 0}  # fmt: skip
+                "dead_letters": 0, "execution_tombstones": 0, "waiting_traces": 0}  # fmt: skip
     assert table(dry) == table(done) == expected
     assert "would delete" in dry and "would delete" not in done
     assert table(again) == dict.fromkeys(expected, 0)

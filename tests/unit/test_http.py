@@ -224,3 +224,34 @@ async def test_every_body_is_written_by_the_one_writer(api: Api) -> None:
     one = await (await api.client.get("/api/executions/e1")).read()
     assert b'"input":{"big":1180591620717411303424,"t":"\xc3\xa9 \xe2\x98\x83"}' in one
     assert one in await (await api.client.get("/api/executions")).read()
+
+
+async def test_each_finished_attempt_links_to_its_trace_when_a_trace_ui_is_set() -> None:
+    store = MemoryStore(FixedClock())
+    settings = Settings(trace_ui_url="https://tempo.example/trace/{traceId}")
+    container = Container(settings=settings)
+    container.queries.override(providers.Object(store))
+    await record_events(store, workflow("x-t"))
+    retried = Workflow("x-t", 100, attempt=2).started(0).node("b", 1, 2).ended(3)
+    await record_events(store, retried.messages)
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    joined = Workflow("x-j").started(0).ended(1).messages
+    joined[0] = joined[0]._replace(headers={"traceparent": parent})
+    await record_events(store, joined)
+    async with TestClient(TestServer(create_app(container))) as client:
+        body = await (await client.get("/api/executions/x-t/traces")).json()
+        one = await (await client.get("/api/executions/x-j/traces")).json()
+        missing = await client.get("/api/executions/nope/traces")
+
+    assert [t["attempt"] for t in body["data"]] == [1, 2]
+    ids = [t["traceId"] for t in body["data"]]
+    assert len(set(ids)) == 2 and all(len(i) == 32 for i in ids)
+    assert [t["url"] for t in body["data"]] == [f"https://tempo.example/trace/{i}" for i in ids]
+    assert one["data"][0]["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736"  # the orchestrator's
+    assert missing.status == 404
+
+
+async def test_without_a_trace_ui_the_traces_have_no_links(api: Api) -> None:
+    await record_events(api.store, workflow("x-n"))
+    body = await api.get("/api/executions/x-n/traces")
+    assert [(t["attempt"], t["url"]) for t in body["data"]] == [(1, None)]

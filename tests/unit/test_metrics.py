@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from execution_service.adapters.http import OPENAPI_URL
 from execution_service.adapters.memory import FixedClock, MemoryStore
-from execution_service.adapters.prometheus import PrometheusBatchObserver
+from execution_service.adapters.prometheus import PrometheusBatchObserver, PrometheusTraceMetrics
 from execution_service.app import Container, Settings, create_app
 from execution_service.domain import BatchReport, Outcome
 from support.metrics import Scrape
@@ -136,3 +136,26 @@ def test_the_age_of_the_last_event_restarts_only_when_one_is_applied() -> None:
     assert Scrape.parse(generate_latest(registry).decode()).sum(age) >= 100
     observer.batch_recorded(["execution.started"], BatchReport([Outcome.APPLIED], []))
     assert Scrape.parse(generate_latest(registry).decode()).sum(age) < 100
+
+
+def test_the_trace_export_figures_and_the_late_events_the_recorder_counted() -> None:
+    registry = CollectorRegistry()
+    late = [0]
+    metrics = PrometheusTraceMetrics(registry, lambda: late[0])
+    metrics.exported(3, 12)
+    metrics.export_failed()
+    metrics.backlog(40)
+    metrics.dropped(2)
+    late[0] = 5
+    figures = Scrape.parse(generate_latest(registry).decode())
+    assert [
+        figures.sum(name)
+        for name in (
+            "execution_service_traces_exported_total",
+            "execution_service_trace_spans_exported_total",
+            "execution_service_trace_export_failures_total",
+            "execution_service_trace_export_backlog",
+            "execution_service_traces_dropped_total",
+            "execution_service_trace_late_events_total",
+        )
+    ] == [3, 12, 1, 40, 2, 5]

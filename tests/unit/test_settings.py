@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -111,3 +112,30 @@ def test_a_tombstone_outlives_the_streams_copies() -> None:
     assert retention(settings, None).tombstones == timedelta(days=1)
     assert retention(settings, timedelta(days=7)).tombstones == timedelta(days=7)
     assert retention(settings, timedelta(hours=1)).tombstones == timedelta(days=1)
+
+
+def test_traces_are_exported_where_the_sdk_would_send_them() -> None:
+    assert Settings.from_env({}).traces_endpoint is None
+    base = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/"}
+    assert Settings.from_env(base).traces_endpoint == "http://collector:4318/v1/traces"
+    given = base | {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://t.example/otlp"}
+    assert Settings.from_env(given).traces_endpoint == "https://t.example/otlp"
+    assert Settings.from_env(base | {"OTEL_TRACES_EXPORTER": "none"}).traces_endpoint is None
+    assert Settings.from_env(base | {"OTEL_SDK_DISABLED": "true"}).traces_endpoint is None
+    settings = Settings.from_env(
+        base | {"OTEL_EXPORT_DELAY": "30s", "OTEL_EXPORT_PAYLOADS": "true"}
+    )
+    assert (settings.export_delay, settings.export_payloads) == (timedelta(seconds=30), True)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "http(s) URL"),
+        ("OTEL_EXPORT_PAYLOADS", "maybe", "true or false"),
+        ("TRACE_UI_URL", "https://tempo.example/trace/", "{traceId}"),
+    ],
+)
+def test_a_bad_trace_setting_is_named(name: str, value: str, said: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(said)):
+        Settings.from_env({name: value})

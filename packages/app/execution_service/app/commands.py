@@ -80,6 +80,7 @@ _TABLES = {  # what each count of Pruned is, as the tables hold it
     "retry_requests": "retry_requests",
     "dead_letters": "dead_letters",
     "tombstones": "execution_tombstones",
+    "traces_dropped": "waiting_traces",  # trace_outbox rows not yet exported
 }
 
 

@@ -16,15 +16,22 @@ from execution_service.adapters.nats import (
     NatsRetryPublisher,
     Subjects,
 )
+from execution_service.adapters.nats.decoding import decode_event_body
+from execution_service.adapters.otel import OtlpTraceExporter, TraceOptions, resource_from_env
 from execution_service.adapters.postgres import (
     Database,
     PostgresChanges,
     PostgresPruner,
     PostgresQueries,
     PostgresRecorder,
+    PostgresTraceOutbox,
     create_database,
 )
-from execution_service.adapters.prometheus import PrometheusBatchObserver, RuntimeGauges
+from execution_service.adapters.prometheus import (
+    PrometheusBatchObserver,
+    PrometheusTraceMetrics,
+    RuntimeGauges,
+)
 from execution_service.adapters.system import SystemClock
 from execution_service.app.pruning import retention
 from execution_service.app.sampling import SAMPLE_SECONDS, GaugeSampler
@@ -51,6 +58,18 @@ def _read_database(settings: Settings) -> Database | None:
 
 def _read_queries(queries: PostgresQueries, read_database: Database | None) -> PostgresQueries:
     return queries if read_database is None else PostgresQueries(read_database)
+
+
+def _trace_delay(settings: Settings) -> float | None:
+    """While traces are exported, finished attempts wait this long in the outbox."""
+    return settings.export_delay.total_seconds() if settings.traces_endpoint else None
+
+
+def _trace_exporter(settings: Settings) -> OtlpTraceExporter:
+    if settings.traces_endpoint is None:
+        raise ValueError("no OTLP endpoint is set: traces are not exported")
+    options = TraceOptions(resource_from_env(), payloads=settings.export_payloads)
+    return OtlpTraceExporter(settings.traces_endpoint, options, processes=1)
 
 
 def _health_checks(
@@ -93,7 +112,9 @@ class Container(containers.DeclarativeContainer):
         pool_size,
     )
     # The two sides of the store share the database's pool.
-    recorder = providers.Singleton(PostgresRecorder, database)
+    recorder = providers.Singleton(
+        PostgresRecorder, database, trace_delay=providers.Callable(_trace_delay, settings)
+    )
     queries = providers.Singleton(PostgresQueries, database)
     # the query side, on a read replica when DATABASE_READ_URL names one
     read_database = providers.Singleton(_read_database, settings)
@@ -103,6 +124,13 @@ class Container(containers.DeclarativeContainer):
     retention = providers.Callable(retention, settings)
     # Every NATS connection is opened by this: the service's at start-up, a command's once.
     nats_connector = providers.Singleton(lambda s: NatsConnector(s.nats_urls), settings)
+    trace_outbox = providers.Singleton(PostgresTraceOutbox, database, decode_event_body)
+    trace_exporter = providers.Singleton(_trace_exporter, settings)
+    trace_metrics = providers.Singleton(
+        PrometheusTraceMetrics,
+        metrics_registry,
+        providers.Callable(lambda recorder: lambda: recorder.late_trace_events, recorder),
+    )
     # The service's connected client, provided at start-up (web.py's with_runtime): connecting
     # is async, and ordered after the pool and before the consumer.
     nats_client = providers.Dependency(instance_of=Client)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from execution_service.app.settings import Settings
@@ -20,15 +21,25 @@ def retention(settings: Settings, stream_max_age: timedelta | None = None) -> Re
     tombstones = settings.tombstone_retention
     if tombstones is not None and stream_max_age is not None:
         tombstones = max(tombstones, stream_max_age)
-    return Retention(settings.execution_retention, settings.dead_letter_retention, tombstones)
+    # a trace waiting for export keeps its execution one retention period longer at most
+    waiting = settings.execution_retention if settings.traces_endpoint else None
+    return Retention(
+        settings.execution_retention, settings.dead_letter_retention, tombstones, waiting
+    )
 
 
 class PeriodicPruning:
     """One pass every `interval`, the first one at start-up; a failed pass waits for the next."""
 
     def __init__(
-        self, pruner: Pruner, clock: Clock, policy: Retention, interval: timedelta
+        self,
+        pruner: Pruner,
+        clock: Clock,
+        policy: Retention,
+        interval: timedelta,
+        on_pruned: Callable[[Pruned], None] | None = None,
     ) -> None:
+        self._on_pruned = on_pruned
         self._pruner = pruner
         self._clock = clock
         self._policy = policy
@@ -45,6 +56,8 @@ class PeriodicPruning:
                     log.info("pruning: another replica is pruning; skipped")
                 elif any(pruned.as_dict().values()):
                     log.info("pruned %s", describe(pruned))
+                    if self._on_pruned is not None:
+                        self._on_pruned(pruned)
             await asyncio.sleep(self._interval)
 
 

@@ -43,6 +43,11 @@ class Settings:
     dead_letter_retention: timedelta | None = None
     tombstone_retention: timedelta | None = None  # at least the stream's max age, if it has one
     prune_interval: timedelta = timedelta(minutes=10)
+    # Traces (CONTRACT §7): exported while an OTLP endpoint is set.
+    traces_endpoint: str | None = None  # the full URL of OTLP/HTTP's traces
+    export_delay: timedelta = timedelta(seconds=5)
+    export_payloads: bool = False
+    trace_ui_url: str | None = None  # a template with {traceId}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +87,10 @@ class Settings:
             # executions are, an event has to come twice the retention late to be recorded.
             tombstone_retention=_duration(env, "TOMBSTONE_RETENTION") or kept,
             prune_interval=_duration(env, "PRUNE_INTERVAL") or timedelta(minutes=10),
+            traces_endpoint=_traces_endpoint(env),
+            export_delay=_duration(env, "OTEL_EXPORT_DELAY") or timedelta(seconds=5),
+            export_payloads=_bool(env, "OTEL_EXPORT_PAYLOADS"),
+            trace_ui_url=_trace_ui_url(env.get("TRACE_UI_URL")),
         )
 
     def require_database(self) -> PostgresUrl:
@@ -157,6 +166,46 @@ def _duration(env: Mapping[str, str], name: str) -> timedelta | None:
     if match is None:
         raise SettingsError(f"{name} must be a duration such as 30d, 12h or 90m, not {text!r}")
     return timedelta(**{_UNIT[match[2]]: int(match[1])})
+
+
+def _traces_endpoint(env: Mapping[str, str]) -> str | None:
+    """As the OpenTelemetry SDK reads them: the traces endpoint as given, else the base
+    endpoint with /v1/traces; none when the SDK or its trace exporter is turned off."""
+    exporter = (env.get("OTEL_TRACES_EXPORTER") or "").strip()
+    if _bool(env, "OTEL_SDK_DISABLED") or exporter == "none":
+        return None
+    endpoint = (env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or "").strip()
+    if not endpoint:
+        base = (env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "").strip()
+        endpoint = base.rstrip("/") + "/v1/traces" if base else ""
+    if not endpoint:
+        return None
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            "the OTLP endpoint must be an http(s) URL, e.g. http://collector:4318, "
+            f"not {endpoint!r}"
+        )
+    return endpoint
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    text = (env.get(name) or "").strip().lower()
+    if text in ("", "false", "0", "no"):
+        return False
+    if text in ("true", "1", "yes"):
+        return True
+    raise SettingsError(f"{name} must be true or false, not {text!r}")
+
+
+def _trace_ui_url(text: str | None) -> str | None:
+    if not text:
+        return None
+    if "{traceId}" not in text:
+        raise SettingsError(
+            "TRACE_UI_URL must hold {traceId}, e.g. https://tempo.example/trace/{traceId}"
+        )
+    return text
 
 
 def _log_level(text: str) -> str:

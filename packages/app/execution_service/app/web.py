@@ -16,6 +16,7 @@ from execution_service.adapters.http import build_app
 from execution_service.adapters.nats import stream_max_age
 from execution_service.app.container import Container
 from execution_service.app.pruning import PeriodicPruning
+from execution_service.app.tracing import TraceExport
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ def create_app(container: Container) -> web.Application:
         api_tokens=settings.api_tokens,
         read_tokens=settings.read_tokens,
         subject_prefix=settings.nats_subject_prefix,
+        trace_ui_url=settings.trace_ui_url,
     )
 
 
@@ -60,14 +62,26 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
         await sampler.sample()  # the first scrape already has the lag
         sampling = asyncio.create_task(sampler.run(), name="gauge-sampler")
         task = asyncio.create_task(consumer.run(), name="consumer")
+        trace_metrics = container.trace_metrics()  # its figures are scraped, at 0, when off
         pruning = None
         if container.retention().prunes_anything:
             assert consumer.stream is not None  # bound by start()
             policy = container.retention(await stream_max_age(nc.jetstream(), consumer.stream))
             periodic = PeriodicPruning(
-                container.pruner(), container.clock(), policy, settings.prune_interval
+                container.pruner(),
+                container.clock(),
+                policy,
+                settings.prune_interval,
+                on_pruned=lambda pruned: trace_metrics.dropped(pruned.traces_dropped),
             )
             pruning = asyncio.create_task(periodic.run(), name="pruning")
+        exporting = None
+        if settings.traces_endpoint is not None:
+            export = TraceExport(
+                container.trace_outbox(), container.trace_exporter(), trace_metrics
+            )
+            exporting = asyncio.create_task(export.run(), name="trace-export")
+            log.info("exporting traces to %s", settings.traces_endpoint)
         log.info("consuming %s from stream %s", container.subjects().events, consumer.stream)
         # What start-up made lives as long as the process: spare the collector scanning it
         # again and again while batches churn through (measured: bench/drain_bench.py).
@@ -75,11 +89,13 @@ def with_runtime(app: web.Application, container: Container) -> web.Application:
         try:
             yield
         finally:
-            for ticking in (sampling, pruning):
+            for ticking in (sampling, pruning, exporting):
                 if ticking is not None:
                     ticking.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await ticking
+            if exporting is not None:
+                container.trace_exporter().close()
             consumer.stop()  # finish and acknowledge the batch in hand
             await task
             await live_streams.stop()

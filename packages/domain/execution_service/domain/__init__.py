@@ -39,6 +39,7 @@ from execution_service.domain.events import (
     Rejected,
     format_time,
     parse_message,
+    stored_message,
 )
 from execution_service.domain.fold import (
     EXECUTION,
@@ -73,6 +74,16 @@ from execution_service.domain.retention import (
     Retention,
 )
 from execution_service.domain.status import Status
+from execution_service.domain.tracing import (
+    Exported,
+    ExportFailed,
+    FinishedAttempt,
+    NodeRunTrace,
+    TraceExporter,
+    TraceOutbox,
+    finished_attempts,
+    trace_ids,
+)
 from execution_service.domain.use_cases import (
     BatchReport,
     Outcome,
@@ -155,6 +166,15 @@ __all__ = [
     "REPLAY_OF_HEADER",
     "RETRY_REQUESTED",
     "RawMessage",
+    "ExportFailed",
+    "Exported",
+    "FinishedAttempt",
+    "NodeRunTrace",
+    "TraceExporter",
+    "TraceOutbox",
+    "finished_attempts",
+    "trace_ids",
+    "stored_message",
     "Recorded",
     "Register",
     "Rejected",

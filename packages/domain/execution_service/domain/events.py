@@ -84,6 +84,9 @@ class Event(NamedTuple):
     correlation_id: str | None = None
     causation_id: str | None = None
     payload: bytes = b""  # as received
+    # The W3C trace context the orchestrator sent with execution.started (its `traceparent`
+    # header), kept for the trace exported when the execution ends (CONTRACT §7).
+    traceparent: str | None = None
 
     @property
     def identity(self) -> EventIdentity:
@@ -94,7 +97,17 @@ class Event(NamedTuple):
 
     def as_message(self) -> RawMessage:
         """The event as a message that parses back to it (the history a store keeps)."""
-        return RawMessage(self.kind.value, self.payload, {"Nats-Msg-Id": self.key})
+        return stored_message(self.key, self.kind.value, self.payload, self.traceparent)
+
+
+def stored_message(
+    key: str, subject: str, payload: bytes, traceparent: str | None = None
+) -> RawMessage:
+    """A stored event as a message that parses back to it: its key, and its trace context."""
+    headers = {"Nats-Msg-Id": key}
+    if traceparent is not None:
+        headers[TRACEPARENT_HEADER] = traceparent
+    return RawMessage(subject, payload, headers)
 
 
 @attrs.frozen
@@ -118,6 +131,8 @@ Parsed = Event | Rejected | Ignored
 # Set on a replayed dead letter: the key it was recorded under, so that the replay is the same
 # event to de-duplication however that key was first found (eventId, Nats-Msg-Id, sequence).
 REPLAY_OF_HEADER = "Replay-Of"
+TRACEPARENT_HEADER = "traceparent"
+MAX_TRACEPARENT_LENGTH = 512  # version 00 is 55 characters; later versions may add fields
 
 
 class _Bad(Exception):
@@ -187,8 +202,11 @@ def parse_message(
         except ValueError as exc:
             return Rejected(dedupe_key(message), f"not JSON: {exc}")
         escaped = "\\u" in text
+    traceparent = None
+    if kind is EventKind.EXECUTION_STARTED and message.headers:
+        traceparent = _traceparent(message.headers)
     if kind is not None and not escaped and isinstance(envelope, dict) and len(data) <= max_bytes:
-        event = _plain_event(kind, envelope, data)
+        event = _plain_event(kind, envelope, data, traceparent)
         if event is not None:
             return event
     event_id = envelope.get("eventId") if isinstance(envelope, dict) else None
@@ -203,7 +221,7 @@ def parse_message(
     if escaped and not _storable(envelope):
         return Rejected(key, "contains a NUL character or a lone surrogate, which text can't hold")
     try:
-        return _event(kind, key, envelope, data)
+        return _event(kind, key, envelope, data, traceparent)
     except _Bad as bad:
         return Rejected(key, str(bad))
 
@@ -240,7 +258,21 @@ def _storable(value: object) -> bool:
     return True
 
 
-def _event(kind: EventKind, key: str, envelope: dict[str, Any], payload: bytes) -> Event:
+def _traceparent(headers: Mapping[str, str]) -> str | None:
+    """The header as sent, if it can be one: the exporter judges it (a bad one is ignored)."""
+    value = headers.get(TRACEPARENT_HEADER)
+    if isinstance(value, str) and 0 < len(value) <= MAX_TRACEPARENT_LENGTH and _storable(value):
+        return value
+    return None
+
+
+def _event(
+    kind: EventKind,
+    key: str,
+    envelope: dict[str, Any],
+    payload: bytes,
+    traceparent: str | None = None,
+) -> Event:
     if "eventId" in envelope and not isinstance(envelope["eventId"], str | None):
         raise _Bad("eventId must be a string")
     if len(envelope.get("eventId") or "") > MAX_ID_LENGTH:
@@ -281,6 +313,7 @@ def _event(kind: EventKind, key: str, envelope: dict[str, Any], payload: bytes) 
         correlation_id=_string(envelope, "correlationId", prefix=""),
         causation_id=_string(envelope, "causationId", prefix=""),
         payload=payload,
+        traceparent=traceparent,
     )
 
 
@@ -313,7 +346,9 @@ def _plain_time(value: object) -> datetime | None:
         raise _Unusual from None
 
 
-def _plain_event(kind: EventKind, envelope: dict[str, Any], payload: bytes) -> Event | None:
+def _plain_event(
+    kind: EventKind, envelope: dict[str, Any], payload: bytes, traceparent: str | None = None
+) -> Event | None:
     """The event of a well-formed envelope with plainly typed fields (an eventId, integer
     attempt and duration, text errors), at a fraction of _event's cost; None for anything
     else, which _event then judges the same way it always has. An envelope without escapes
@@ -373,6 +408,7 @@ def _plain_event(kind: EventKind, envelope: dict[str, Any], payload: bytes) -> E
                 _plain(envelope.get("correlationId")),
                 _plain(envelope.get("causationId")),
                 payload,
+                traceparent,
             ),
         )
     except _Unusual:

@@ -142,7 +142,8 @@ class Clock(Protocol):
 class Pruner(Protocol):
     async def prune(self, cutoffs: Cutoffs, dry_run: bool = False) -> Pruned | None:
         """Delete what is older than the cutoffs: finished executions with their node runs,
-        events and retry requests (each leaving a tombstone), dead letters and tombstones.
+        events, retry requests and traces (each leaving a tombstone; one whose trace waits for
+        export only past waiting_traces_before), dead letters and tombstones.
         Works in bounded units of work, never holding up recording for long. Returns None,
         having done nothing, while another pass runs (on this or another replica). A dry run
         deletes nothing and says what a pass would delete now."""

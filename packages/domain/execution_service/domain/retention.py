@@ -17,6 +17,9 @@ class Retention:
     executions: timedelta | None = None  # after the execution finished
     dead_letters: timedelta | None = None  # after the letter was last seen
     tombstones: timedelta | None = None  # after the execution was pruned
+    # While traces are exported: how much longer than `executions` an execution whose trace
+    # still waits for export is kept (then it goes, and its trace is counted as dropped).
+    waiting_traces: timedelta | None = None
 
     @property
     def prunes_anything(self) -> bool:
@@ -26,7 +29,12 @@ class Retention:
         def before(kept: timedelta | None) -> datetime | None:
             return None if kept is None else now - kept
 
-        return Cutoffs(before(self.executions), before(self.dead_letters), before(self.tombstones))
+        waiting = None
+        if self.executions is not None and self.waiting_traces is not None:
+            waiting = now - self.executions - self.waiting_traces
+        return Cutoffs(
+            before(self.executions), before(self.dead_letters), before(self.tombstones), waiting
+        )
 
 
 @attrs.frozen
@@ -36,6 +44,9 @@ class Cutoffs:
     executions_finished_before: datetime | None = None
     dead_letters_seen_before: datetime | None = None
     tombstones_before: datetime | None = None
+    # An execution whose trace waits for export is kept unless it finished before this;
+    # None: waiting traces keep nothing.
+    waiting_traces_before: datetime | None = None
 
 
 @attrs.frozen
@@ -48,6 +59,7 @@ class Pruned:
     retry_requests: int = 0
     dead_letters: int = 0
     tombstones: int = 0
+    traces_dropped: int = 0  # waiting for export when their execution went
 
     def __add__(self, other: Pruned) -> Pruned:
         return Pruned(

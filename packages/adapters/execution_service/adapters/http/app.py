@@ -16,7 +16,7 @@ from execution_service.adapters.http.auth import bearer_tokens
 from execution_service.adapters.http.cors import cors
 from execution_service.adapters.http.dead_letters import add_dead_letter_routes
 from execution_service.adapters.http.errors import json_errors, validation_error
-from execution_service.adapters.http.handlers import add_routes
+from execution_service.adapters.http.handlers import TRACE_UI_URL, add_routes
 from execution_service.adapters.http.health import add_health_routes
 from execution_service.adapters.http.limits import MAX_BODY_BYTES, request_limits
 from execution_service.adapters.http.metrics import HttpMetrics
@@ -36,6 +36,7 @@ def build_app(
     api_tokens: Sequence[str] = (),
     read_tokens: Sequence[str] = (),
     subject_prefix: str = "",
+    trace_ui_url: str | None = None,
 ) -> web.Application:
     if (api_tokens or read_tokens) and "*" in cors_origins:
         # any origin echoed with credentials would undo the tokens' point
@@ -53,6 +54,8 @@ def build_app(
         client_max_size=MAX_BODY_BYTES,
     )
     app[SERVICES] = services
+    if trace_ui_url:
+        app[TRACE_UI_URL] = trace_ui_url
     add_stream_routes(app)  # first: /api/executions/stream is not an execution id
     add_routes(app)
     add_dead_letter_routes(app)

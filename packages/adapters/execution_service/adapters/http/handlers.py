@@ -18,13 +18,16 @@ from execution_service.adapters.http.filters import (
 )
 from execution_service.adapters.http.services import SERVICES
 from execution_service.domain import (
+    Event,
     ExecutionOrder,
     InvalidCursor,
     get_execution,
     get_history,
     get_node_runs,
     get_retry_requests,
+    parse_message,
     request_retry,
+    trace_ids,
     walk_executions,
 )
 
@@ -158,6 +161,36 @@ async def retries_handler(request: web.Request) -> web.Response:
     return json_response({"data": [serialize.retry_request(r) for r in requests]})
 
 
+# TRACE_UI_URL: a template with {traceId}, or None
+TRACE_UI_URL = web.AppKey("trace_ui_url", str)
+
+
+@docs(
+    tags=["executions"],
+    summary="The trace of each finished attempt of the execution (CONTRACT §7)",
+    responses={404: _ERRORS[404]},
+)
+@response_schema(schemas.TracesSchema, 200, description="by attempt")
+async def traces_handler(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    execution_id = request.match_info["id"]
+    history = await get_history(services.read_queries(), execution_id)
+    events = [e for e in map(parse_message, history) if isinstance(e, Event)]
+    template = request.app.get(TRACE_UI_URL)
+    return json_response(
+        {
+            "data": [
+                {
+                    "attempt": attempt,
+                    "traceId": trace_id,
+                    "url": template.replace("{traceId}", trace_id) if template else None,
+                }
+                for attempt, trace_id in trace_ids(execution_id, events)
+            ]
+        }
+    )
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/executions", list_executions_handler)
     app.router.add_get("/api/executions/{id}", get_execution_handler)
@@ -165,3 +198,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/executions/{id}/retry", retry_handler)
     app.router.add_get("/api/executions/{id}/events", history_handler)
     app.router.add_get("/api/executions/{id}/retries", retries_handler)
+    app.router.add_get("/api/executions/{id}/traces", traces_handler)

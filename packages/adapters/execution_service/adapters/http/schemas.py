@@ -166,3 +166,15 @@ class RetryRequestSchema(Schema):
 
 class RetriesSchema(Schema):
     data = fields.List(fields.Nested(RetryRequestSchema))
+
+
+class TraceLinkSchema(Schema):
+    attempt = fields.Integer()
+    traceId = fields.String(metadata={"description": "32 hex digits (CONTRACT §7)"})
+    url = fields.String(
+        allow_none=True, metadata={"description": "TRACE_UI_URL with the trace id; null unset"}
+    )
+
+
+class TracesSchema(Schema):
+    data = fields.List(fields.Nested(TraceLinkSchema))

@@ -7,6 +7,7 @@ from execution_service.adapters.postgres.migrations import (
     apply_migrations,
     rollback_migrations,
 )
+from execution_service.adapters.postgres.outbox import PostgresTraceOutbox
 from execution_service.adapters.postgres.pool import pool_in_use
 from execution_service.adapters.postgres.pruner import PostgresPruner
 from execution_service.adapters.postgres.queries import PostgresQueries
@@ -21,6 +22,7 @@ __all__ = [
     "PostgresPruner",
     "PostgresQueries",
     "PostgresRecorder",
+    "PostgresTraceOutbox",
     "PostgresUrl",
     "apply_migrations",
     "create_database",

@@ -9,6 +9,9 @@ of at most about `max_rows` rows each, and takes no lock that holds up recording
   execution under its row lock (a late event may have started a new attempt), deletes its
   node runs, events and retry requests, then the execution, and leaves a tombstone, in one
   transaction. The recorder waits on those locks, then sees the tombstone.
+- An execution whose trace still waits for export (migrations/0009) is kept until it finished
+  before the cutoff for waiting traces; its outbox rows go with it, those waiting counted as
+  dropped traces.
 - The number of executions per batch follows the rows each deleted in the previous one.
 """
 
@@ -58,7 +61,7 @@ class PostgresPruner(Connected):
             n = await _delete_tombstones(raw, cutoffs.tombstones_before, self._max_rows)
             pruned += Pruned(tombstones=n)
         if cutoffs.executions_finished_before is not None:
-            pruned += await self._prune_executions(raw, cutoffs.executions_finished_before)
+            pruned += await self._prune_executions(raw, cutoffs)
         if cutoffs.dead_letters_seen_before is not None:
             n = await _delete_oldest(
                 raw, "dead_letters", "key", "last_seen",
@@ -67,7 +70,9 @@ class PostgresPruner(Connected):
             pruned += Pruned(dead_letters=n)
         return pruned
 
-    async def _prune_executions(self, raw: asyncpg.Connection, before: datetime) -> Pruned:
+    async def _prune_executions(self, raw: asyncpg.Connection, cutoffs: Cutoffs) -> Pruned:
+        before = cutoffs.executions_finished_before
+        assert before is not None
         total = Pruned()
         after: tuple[datetime, str] = (_NEVER, "")
         limit = max(1, self._max_rows // 100)
@@ -84,7 +89,9 @@ class PostgresPruner(Connected):
                 if not candidates:
                     return total
                 after = (candidates[-1]["completed_at"], candidates[-1]["id"])
-                batch = await _delete_executions(raw, [r["id"] for r in candidates], before)
+                batch = await _delete_executions(
+                    raw, [r["id"] for r in candidates], before, cutoffs.waiting_traces_before
+                )
             total += batch
             rows = sum(batch.as_dict().values())
             if batch.executions:
@@ -92,7 +99,20 @@ class PostgresPruner(Connected):
                 limit = max(1, min(self._max_rows, self._max_rows // per_execution))
 
 
-async def _delete_executions(raw: asyncpg.Connection, ids: list[str], before: datetime) -> Pruned:
+def _no_waiting_trace(param: str) -> str:
+    """An execution with no trace waiting for export, or one finished before the cutoff for
+    waiting traces (NULL: waiting traces keep nothing)."""
+    return f"""({param}::timestamptz IS NULL OR completed_at < {param} OR NOT EXISTS (
+        SELECT 1 FROM trace_outbox o WHERE o.execution_id = executions.id
+            AND o.exported_at IS NULL))"""
+
+
+async def _delete_executions(
+    raw: asyncpg.Connection,
+    ids: list[str],
+    before: datetime,
+    waiting_before: datetime | None = None,
+) -> Pruned:
     free = await raw.fetchval("SELECT executions_free_to_prune($1::text[])", ids)
     if not free:
         return Pruned()
@@ -100,10 +120,11 @@ async def _delete_executions(raw: asyncpg.Connection, ids: list[str], before: da
     doomed = await raw.fetchval(
         f"""SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM (
                 SELECT id FROM executions WHERE id = ANY ($1::text[]) AND {_FINISHED}
-                  AND completed_at < $2 AND {_NOT_AWAITING_RETRY}
+                  AND completed_at < $2 AND {_NOT_AWAITING_RETRY} AND {_no_waiting_trace("$3")}
                 ORDER BY id FOR UPDATE) locked""",
         free,
         before,
+        waiting_before,
     )
     if not doomed:
         return Pruned()
@@ -112,13 +133,19 @@ async def _delete_executions(raw: asyncpg.Connection, ids: list[str], before: da
         key = "id" if table == "executions" else "execution_id"
         status = await raw.execute(f"DELETE FROM {table} WHERE {key} = ANY ($1::text[])", doomed)
         counts.append(_rows(status))
+    dropped = await raw.fetchval(
+        """WITH gone AS (DELETE FROM trace_outbox WHERE execution_id = ANY ($1::text[])
+                         RETURNING exported_at)
+           SELECT count(*) FROM gone WHERE exported_at IS NULL""",
+        doomed,
+    )
     await raw.execute(
         """INSERT INTO execution_tombstones (execution_id) SELECT unnest($1::text[])
            ON CONFLICT (execution_id) DO UPDATE SET pruned_at = excluded.pruned_at""",
         doomed,
     )
     node_runs, events, retries, executions = counts
-    return Pruned(executions, node_runs, events, retries)
+    return Pruned(executions, node_runs, events, retries, traces_dropped=dropped)
 
 
 async def _delete_tombstones(raw: asyncpg.Connection, before: datetime, limit: int) -> int:
@@ -173,7 +200,8 @@ async def _would_prune(raw: asyncpg.Connection, cutoffs: Cutoffs) -> Pruned:
     row = await raw.fetchrow(
         f"""WITH doomed AS MATERIALIZED (
                 SELECT id FROM executions
-                WHERE {_FINISHED} AND completed_at < $1 AND {_NOT_AWAITING_RETRY})
+                WHERE {_FINISHED} AND completed_at < $1 AND {_NOT_AWAITING_RETRY}
+                  AND {_no_waiting_trace("$4")})
             SELECT (SELECT count(*) FROM doomed) AS executions,
                    (SELECT count(*) FROM execution_logs
                     WHERE execution_id IN (SELECT id FROM doomed)) AS node_runs,
@@ -183,10 +211,13 @@ async def _would_prune(raw: asyncpg.Connection, cutoffs: Cutoffs) -> Pruned:
                     WHERE execution_id IN (SELECT id FROM doomed)) AS retry_requests,
                    (SELECT count(*) FROM dead_letters WHERE last_seen < $2) AS dead_letters,
                    (SELECT count(*) FROM execution_tombstones WHERE pruned_at < $3)
-                       AS tombstones""",
+                       AS tombstones,
+                   (SELECT count(*) FROM trace_outbox WHERE exported_at IS NULL
+                    AND execution_id IN (SELECT id FROM doomed)) AS traces_dropped""",
         cutoffs.executions_finished_before,
         cutoffs.dead_letters_seen_before,
         cutoffs.tombstones_before,
+        cutoffs.waiting_traces_before,
     )
     return Pruned(**dict(row))
 

@@ -22,6 +22,7 @@ from execution_service.domain import (
     Position,
     RawMessage,
     RetryRequest,
+    stored_message,
 )
 
 # What readers see: the columns, without the precedences only merging needs.
@@ -148,14 +149,12 @@ class PostgresQueries(Connected):
     async def history(self, execution_id: str) -> Sequence[RawMessage]:
         rows = await self._run(
             lambda raw: raw.fetch(
-                """SELECT event_key, subject, payload FROM execution_events
+                """SELECT event_key, subject, payload, traceparent FROM execution_events
                    WHERE execution_id = $1 ORDER BY seq""",
                 execution_id,
             )
         )
-        return [
-            RawMessage(r["subject"], r["payload"], {"Nats-Msg-Id": r["event_key"]}) for r in rows
-        ]
+        return [stored_message(*r) for r in rows]
 
     async def dead_letters(
         self, page: Page, where: DeadLetterFilter = DeadLetterFilter()

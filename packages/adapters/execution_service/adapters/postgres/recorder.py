@@ -39,7 +39,7 @@ from execution_service.adapters.postgres.rows import (
     execution_rows,
     node_run_rows,
 )
-from execution_service.adapters.postgres.upserts import WRITE_STATE
+from execution_service.adapters.postgres.upserts import WRITE_STATE, WRITE_STATE_TRACED
 from execution_service.domain import (
     DeadLetter,
     Event,
@@ -47,6 +47,7 @@ from execution_service.domain import (
     Recorded,
     RetryRequest,
     State,
+    finished_attempts,
     fold,
     running_state,
 )
@@ -64,7 +65,7 @@ _NOTICE_BYTES = 6000
 # A duplicate's first delivery is stored: the careful way records only the events not seen.
 _EVENTS_NOT_SEEN = """
 WITH inserted AS (
-    INSERT INTO execution_events (event_key, execution_id, subject, payload)
+    INSERT INTO execution_events (event_key, execution_id, subject, payload, traceparent)
     SELECT u.* FROM unnest($1::event_in[]) AS u
     ON CONFLICT (execution_id, event_key) DO NOTHING RETURNING execution_id, event_key)
 SELECT ARRAY(SELECT execution_id FROM inserted), ARRAY(SELECT event_key FROM inserted)"""
@@ -116,15 +117,24 @@ class _Applied:
     written: dict[str, int] = attrs.field(factory=dict)  # execution id: attempt written
     pruned: frozenset[str] = frozenset()
     generation: int | None = None  # of tombstones, as the batch saw it
+    late: int = 0  # node runs reported after their attempt's trace was exported
 
 
 class PostgresRecorder(Connected):
     def __init__(
-        self, database: Database, max_retries: int = 8, known: KnownExecutions | None = None
+        self,
+        database: Database,
+        max_retries: int = 8,
+        known: KnownExecutions | None = None,
+        trace_delay: float | None = None,
     ) -> None:
+        """`trace_delay`: while traces are exported, the seconds a finished attempt waits in
+        the outbox for late node events (OTEL_EXPORT_DELAY); None: no traces."""
         super().__init__(database, max_retries)
         self._known = known or KnownExecutions()
         self._careful = 0  # batches still to record the careful way
+        self._trace_delay = trace_delay
+        self.late_trace_events = 0  # node runs reported after their attempt's trace went
 
     async def record(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter]) -> Recorded:
         # the first of each event, in key order
@@ -159,6 +169,7 @@ class PostgresRecorder(Connected):
         if applied is None:
             self._careful -= 1
             applied = await self._in_transaction(lambda raw: work(raw, False))
+        self.late_trace_events += applied.late
         if applied.generation is not None:
             self._known.note(applied.written, applied.generation)
             self._known.forget(applied.pruned)
@@ -187,22 +198,35 @@ class PostgresRecorder(Connected):
             applied = frozenset(zip(map(_EXECUTION_ID, batch), map(_KEY, batch), strict=True))
         else:
             applied = frozenset(zip(*inserted, strict=True))
+        new = batch
         if len(applied) < len(batch):
             if not applied:
                 return _Applied(Recorded(applied))
-            folded = fold(e for e in batch if (e.execution_id, e.key) in applied)
+            new = [e for e in batch if (e.execution_id, e.key) in applied]
+            folded = fold(new)
         generation = self._known.generation  # what the executions to write are judged by
         executions = self._executions_to_write(folded)
-        result = await raw.fetchrow(
-            WRITE_STATE,
+        state = (
             node_run_rows(sorted(folded.node_runs.items())),
             execution_rows(executions),
             notices([*folded.executions, *folded.running]),
             generation,
         )
+        if self._trace_delay is None:
+            result = await raw.fetchrow(WRITE_STATE, *state)
+        else:
+            finished = finished_attempts(new)
+            result = await raw.fetchrow(
+                WRITE_STATE_TRACED,
+                *state,
+                [x for x, _ in finished],
+                [a for _, a in finished],
+                self._trace_delay,
+            )
         pruned = frozenset(result["pruned"])
         written = {x: state[2] for x, state in executions if x not in pruned}
-        outcome = _Applied(Recorded(applied), written, pruned, result["generation"])
+        late = result["late"] if self._trace_delay is not None else 0
+        outcome = _Applied(Recorded(applied), written, pruned, result["generation"], late)
         if pruned:
             left_out = frozenset((e.execution_id, e.key) for e in batch if e.execution_id in pruned)
             outcome.recorded = Recorded(applied - left_out, left_out)

@@ -17,12 +17,12 @@ EXECUTION_KEY = ("id",)
 NODE_RUN_KEY = ("execution_id", "node_id", "attempt")
 EXECUTION_IN = (*EXECUTION_KEY, *EXECUTION.slots)
 NODE_RUN_IN = (*NODE_RUN_KEY, *NODE_RUN.slots)
-EVENT_IN = ("event_key", "execution_id", "subject", "payload")
+EVENT_IN = ("event_key", "execution_id", "subject", "payload", "traceparent")
 
 
 # An event's fields in EVENT_IN order, picked in C: the kind is its subject (a StrEnum).
 # tests/integration/test_postgres_rows.py holds the positions to the names.
-event_record: Callable[[Event], tuple[Any, ...]] = itemgetter(0, 2, 1, 19)
+event_record: Callable[[Event], tuple[Any, ...]] = itemgetter(0, 2, 1, 19, 20)
 
 
 def execution_rows(states: Iterable[tuple[str, State]]) -> list[tuple[Any, ...]]:

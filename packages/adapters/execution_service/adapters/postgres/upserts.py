@@ -46,6 +46,8 @@ def _upsert(
 
 # $1: node_run_in[] in key order; $2: execution_in[] in id order; $3: notification payloads;
 # $4: the tombstone generation the writer last saw (-1: none, it remembers nothing).
+# WRITE_STATE_TRACED, while traces are exported (migrations/0009), also takes $5, $6: the
+# (execution, attempt) pairs whose end the batch recorded, and $7: OTEL_EXPORT_DELAY in s.
 # First, executions_pruned (migrations/0006, 0008) waits for any retention pass deleting one of
 # the batch's executions, names those pruned, and fails the statement if tombstones were
 # deleted since the writer last looked (recorder.py KnownExecutions): their rows are left
@@ -69,3 +71,23 @@ WITH checked AS (
 )
 SELECT pruned, generation FROM checked, notified
 """
+
+# Each finished attempt goes into the outbox once, due after the grace period for late node
+# events; node runs the batch reports of an attempt already exported are counted, not
+# exported again (adapters/postgres/outbox.py). An execution pruned meanwhile gets no row.
+WRITE_STATE_TRACED = WRITE_STATE.replace(
+    """
+SELECT pruned, generation FROM checked, notified""",
+    """, finished AS (
+    INSERT INTO trace_outbox (execution_id, attempt, due_at)
+    SELECT f.x, f.a, clock_timestamp() + make_interval(secs => $7)
+    FROM unnest($5::text[], $6::int[]) AS f(x, a)
+    WHERE f.x <> ALL ((SELECT ids FROM pruned)::text[])
+    ON CONFLICT (execution_id, attempt) DO NOTHING
+)
+SELECT pruned, generation, (
+    SELECT count(*) FROM unnest($1::node_run_in[]) AS r JOIN trace_outbox AS o
+        ON o.execution_id = r.execution_id AND o.attempt = r.attempt
+    WHERE o.exported_at IS NOT NULL) AS late
+FROM checked, notified""",
+)

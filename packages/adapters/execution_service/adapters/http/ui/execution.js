@@ -17,6 +17,7 @@ export function executionView(root, { id, params, setLive }) {
   const tip = tooltip();
   const parts = {
     head: h("div", { class: "execution-head" }),
+    traces: h("p", { class: "trace-links" }),
     failure: h("div"),
     data: h("section", { class: "execution-data", "aria-label": "The execution's input, output and metadata" }),
     quiet: h("div"),
@@ -31,6 +32,7 @@ export function executionView(root, { id, params, setLive }) {
     root,
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, link("/ui/", "Executions"), " / ", h("span", { class: "mono" }, id)),
     parts.head,
+    parts.traces,
     parts.failure,
     parts.data,
     parts.quiet,
@@ -53,7 +55,7 @@ export function executionView(root, { id, params, setLive }) {
   };
 
   let drawnOnce = false;
-  const drawn = { retries: null, history: null, order: null, data: null };
+  const drawn = { retries: null, history: null, order: null, data: null, traces: null };
   let frame = 0;
   function render() {
     frame = 0;
@@ -82,6 +84,7 @@ export function executionView(root, { id, params, setLive }) {
     }
     drawDetail(parts.detail, state.runs.get(state.selected));
     // The history may hold thousands of events: redrawn only when it was fetched again.
+    if (state.traces && state.traces !== drawn.traces) drawTraceLinks(parts.traces, (drawn.traces = state.traces));
     if (state.retries && state.retries !== drawn.retries) drawRetries(parts.retries, (drawn.retries = state.retries));
     if (state.history && (state.history !== drawn.history || state.order !== drawn.order)) {
       drawHistory(parts.history, (drawn.history = state.history), (drawn.order = state.order), orderHistory);
@@ -118,9 +121,12 @@ export function executionView(root, { id, params, setLive }) {
   }
 
   async function loadSide() {
-    const [history, retries] = await Promise.all([get(`${path}/events`), get(`${path}/retries`)]);
+    // A trace exists once an attempt finished: a running execution's history is not parsed for it.
+    const finished = state.execution && ["COMPLETED", "FAILED", "CANCELLED"].includes(state.execution.status);
+    const [history, retries, traces] = await Promise.all([get(`${path}/events`), get(`${path}/retries`), finished ? get(`${path}/traces`) : { data: [] }]);
     state.history = history.data;
     state.retries = retries.data;
+    state.traces = traces.data;
     schedule();
   }
   let sideTimer = null;
@@ -207,4 +213,13 @@ export function executionView(root, { id, params, setLive }) {
     cancelAnimationFrame(frame);
     tip.remove();
   };
+}
+
+// Each finished attempt's trace in the tracing tool TRACE_UI_URL names (none when it is unset).
+function drawTraceLinks(el, traces) {
+  const linked = traces.filter((t) => t.url);
+  if (!linked.length) return replace(el);
+  const many = linked.length > 1;
+  const links = linked.map((t) => h("a", { href: t.url, target: "_blank", rel: "noopener noreferrer", class: "trace-link", "data-trace-id": t.traceId }, many ? `attempt ${t.attempt}` : "Open trace"));
+  replace(el, many ? "Traces: " : "", ...links.flatMap((a, i) => (i ? [", ", a] : [a])));
 }
