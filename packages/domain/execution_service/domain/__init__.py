@@ -11,6 +11,7 @@ from execution_service.domain.changes import (
 from execution_service.domain.cursors import decode_cursor, encode_cursor
 from execution_service.domain.errors import (
     Conflict,
+    ExportFailed,
     InvalidCursor,
     NotFound,
     PublishFailed,
@@ -33,6 +34,7 @@ from execution_service.domain.events import (
     Event,
     EventIdentity,
     EventKind,
+    FastDecoder,
     Ignored,
     Parsed,
     RawMessage,
@@ -66,6 +68,8 @@ from execution_service.domain.ports import (
     Recorded,
     ReplayPublisher,
     RetryPublisher,
+    TraceExporter,
+    TraceOutbox,
     UnobservedBatches,
 )
 from execution_service.domain.retention import (
@@ -76,12 +80,12 @@ from execution_service.domain.retention import (
 from execution_service.domain.status import Status
 from execution_service.domain.tracing import (
     Exported,
-    ExportFailed,
     FinishedAttempt,
     NodeRunTrace,
-    TraceExporter,
-    TraceOutbox,
+    RemoteParent,
     finished_attempts,
+    node_span_id,
+    root_span_id,
     trace_ids,
 )
 from execution_service.domain.use_cases import (
@@ -116,6 +120,10 @@ from execution_service.domain.views import (
 )
 
 __all__ = [
+    "FastDecoder",
+    "RemoteParent",
+    "node_span_id",
+    "root_span_id",
     "BatchObserver",
     "BatchReport",
     "ChangeSubscription",

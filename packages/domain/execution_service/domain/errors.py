@@ -22,3 +22,7 @@ class PublishFailed(Exception):
 
 class InvalidCursor(ValueError):
     """Not a cursor this service made, or made for another list."""
+
+
+class ExportFailed(Exception):
+    """The receiver did not take the traces (down, refused, 5xx): try again later."""

@@ -14,6 +14,7 @@ import attrs
 from execution_service.domain.changes import DEFAULT_PENDING_LIMIT, ChangeSubscription
 from execution_service.domain.events import Event, EventIdentity, RawMessage
 from execution_service.domain.retention import Cutoffs, Pruned
+from execution_service.domain.tracing import Exported, FinishedAttempt
 from execution_service.domain.views import (
     DeadLetter,
     DeadLetterFilter,
@@ -198,3 +199,24 @@ class UnobservedBatches:
 
     def dead_lettered_after_failures(self, count: int) -> None:
         pass
+
+
+class TraceExporter(Protocol):
+    async def export(self, attempts: Sequence[FinishedAttempt]) -> int:
+        """Send one trace per attempt; return the number of spans once the receiver has
+        accepted them all; raise ExportFailed otherwise."""
+        ...
+
+
+class TraceOutbox(Protocol):
+    """The finished attempts waiting for export, shared by every replica."""
+
+    async def export_due(self, limit: int, exporter: TraceExporter) -> Exported:
+        """Claim up to `limit` attempts that are due and that no one else holds, give them to
+        the exporter, and mark them exported once it has returned; if it raised ExportFailed,
+        put them off (a growing delay) and raise it. Exported(0, 0) when none was due."""
+        ...
+
+    async def backlog(self) -> int:
+        """How many finished attempts wait for export."""
+        ...

@@ -1,5 +1,5 @@
 """Traces of finished executions (issue 20; CONTRACT §7): what an exporter is given, and the
-outbox that hands each finished attempt to one exporter once."""
+outbox that hands each finished attempt to one exporter once (their ports: ports.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -165,32 +165,7 @@ def finished_attempts(events: Sequence[Event]) -> list[tuple[str, int]]:
     return sorted({(e.execution_id, e.attempt) for e in events if e.kind in FINISHING})
 
 
-class ExportFailed(Exception):
-    """The receiver did not take the traces (down, refused, 5xx): try again later."""
-
-
-class TraceExporter(Protocol):
-    async def export(self, attempts: Sequence[FinishedAttempt]) -> int:
-        """Send one trace per attempt; return the number of spans once the receiver has
-        accepted them all; raise ExportFailed otherwise."""
-        ...
-
-
 @attrs.frozen
 class Exported:
     traces: int
     spans: int
-
-
-class TraceOutbox(Protocol):
-    """The finished attempts waiting for export, shared by every replica."""
-
-    async def export_due(self, limit: int, exporter: TraceExporter) -> Exported:
-        """Claim up to `limit` attempts that are due and that no one else holds, give them to
-        the exporter, and mark them exported once it has returned; if it raised ExportFailed,
-        put them off (a growing delay) and raise it. Exported(0, 0) when none was due."""
-        ...
-
-    async def backlog(self) -> int:
-        """How many finished attempts wait for export."""
-        ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opentelemetry.trace import SpanContext, TraceFlags
 
-from execution_service.domain.tracing import RemoteParent
+from execution_service.domain import RemoteParent
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 

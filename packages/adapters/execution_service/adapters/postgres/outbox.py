@@ -27,7 +27,7 @@ from execution_service.domain import (
     parse_message,
     stored_message,
 )
-from execution_service.domain.events import FastDecoder
+from execution_service.domain import FastDecoder
 
 _CLAIM = """
 SELECT execution_id, attempt FROM trace_outbox
