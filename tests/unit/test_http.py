@@ -7,12 +7,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from dependency_injector import providers
 from hypothesis import given
 from hypothesis import strategies as st
 
 from execution_service.adapters.http import OPENAPI_URL, serialize
 from execution_service.adapters.http.asyncapi import ASYNCAPI_URL
 from execution_service.adapters.http.bodies import dumps
+from execution_service.adapters.memory import FixedClock, MemoryStore
+from execution_service.app import Container, Settings, create_app
 from execution_service.domain import record_events
 from execution_service.domain.events import format_time
 from support.api import Api, workflow

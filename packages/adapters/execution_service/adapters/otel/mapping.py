@@ -19,9 +19,15 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 
 from execution_service.adapters.otel.ids import local, remote
-from execution_service.domain import EXECUTION, FinishedAttempt, NodeRunTrace, project
+from execution_service.domain import (
+    EXECUTION,
+    FinishedAttempt,
+    NodeRunTrace,
+    node_span_id,
+    project,
+    root_span_id,
+)
 from execution_service.domain import Status as RunStatus
-from execution_service.domain import node_span_id, root_span_id
 
 PAYLOAD_LIMIT = 4096  # characters of an input or output's JSON, when payloads are exported
 # nodeType, lower-cased, to the GenAI operation its span is named after (CONTRACT §7)

@@ -20,6 +20,7 @@ from execution_service.domain import (
     Event,
     Exported,
     ExportFailed,
+    FastDecoder,
     FinishedAttempt,
     NodeRunTrace,
     Status,
@@ -27,7 +28,6 @@ from execution_service.domain import (
     parse_message,
     stored_message,
 )
-from execution_service.domain import FastDecoder
 
 _CLAIM = """
 SELECT execution_id, attempt FROM trace_outbox
