@@ -30,6 +30,7 @@ STORE_ROUTES = [  # (method, template, a path of it) of every route that reads t
     ("POST", "/api/executions/{id}/retry", "/api/executions/e1/retry"),
     ("GET", "/api/executions/{id}/events", "/api/executions/e1/events"),
     ("GET", "/api/executions/{id}/retries", "/api/executions/e1/retries"),
+    ("GET", "/api/executions/{id}/traces", "/api/executions/e1/traces"),
     ("GET", "/api/dead-letters", "/api/dead-letters"),
     ("GET", "/api/dead-letters/{key}", "/api/dead-letters/k1"),
     ("DELETE", "/api/dead-letters/{key}", "/api/dead-letters/k1?reason=x"),
@@ -165,7 +166,7 @@ async def test_every_documented_status_of_every_endpoint_sends_its_documented_bo
     await call("POST", retry, f"{e}/nope/retry", 404)
     await call("POST", retry, f"{e}/e1/retry", 401, token=READ_TOKEN)
     await call("POST", retry, f"{e}/e1%00/retry", 400)
-    for tail in ("events", "retries"):
+    for tail in ("events", "retries", "traces"):
         route = "/api/executions/{id}/" + tail
         await call("GET", route, f"{e}/e1/{tail}", 200)
         await call("GET", route, f"{e}/nope/{tail}", 404)
