@@ -17,6 +17,7 @@ from execution_service.adapters.nats import (
 )
 from execution_service.adapters.postgres import (
     PostgresChanges,
+    PostgresEventLog,
     PostgresPruner,
     PostgresQueries,
     PostgresRecorder,
@@ -73,6 +74,7 @@ class Container(containers.DeclarativeContainer):
     recorder = providers.Singleton(PostgresRecorder, database)
     queries = providers.Singleton(PostgresQueries, database)
     pruner = providers.Singleton(PostgresPruner, database)
+    event_log = providers.Singleton(PostgresEventLog, database)
     # The connected client, provided at start-up (runtime.py): connecting is async and ordered.
     nats_client = providers.Dependency(instance_of=Client)
     subjects = providers.Singleton(lambda s: Subjects(s.nats_subject_prefix), settings)
@@ -93,7 +95,13 @@ class Container(containers.DeclarativeContainer):
     runtime_gauges = providers.Singleton(RuntimeGauges, metrics_registry, VERSION)
     gauge_sample_seconds = providers.Object(SAMPLE_SECONDS)
     gauge_sampler = providers.Singleton(
-        GaugeSampler, runtime_gauges, nats_client, consumer, database, gauge_sample_seconds
+        GaugeSampler,
+        runtime_gauges,
+        nats_client,
+        consumer,
+        database,
+        gauge_sample_seconds,
+        verifications=providers.Callable(lambda log: log.last_verification, event_log),
     )
     # live updates: one LISTEN connection per process, fanned out to its SSE clients
     changes = providers.Singleton(lambda s: PostgresChanges(s.require_database()), settings)
