@@ -1,5 +1,6 @@
-"""rebuild and verify on PostgreSQL (issue 22): stored rows held to the fold of their events,
-a corrupted row found and put right, and a rebuild racing the recorder losing nothing."""
+"""The event log on PostgreSQL (issue 22): stored rows held to the fold of their events, a
+corrupted row found and put right, a rebuild racing the recorder losing nothing, and a past
+moment answered only once no write in flight can still be recorded at it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import random
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import pytest
+
 from execution_service.adapters.postgres import Database, PostgresEventLog, create_database
 from execution_service.adapters.system import SystemClock
 from execution_service.domain import (
     Difference,
     Event,
+    NotSettled,
     RawMessage,
     Selection,
     derive,
@@ -131,3 +135,35 @@ async def test_a_rebuild_racing_the_recorder_ends_as_the_fold_of_every_event(
             assert await verified(database) == [], seed
     finally:
         await second.disconnect()
+
+
+async def test_a_moment_after_a_write_still_in_flight_began_is_not_answered(
+    database: Database,
+) -> None:
+    """recorded_at is when the writing transaction began: until it ends, any later moment may
+    still gain events, so it is refused; an earlier one is answered, and the answer holds."""
+    queries = BothSides(database)
+    await queries.record(events_of(Workflow("x").started(0).messages), [])
+    await asyncio.sleep(0.02)
+    before = datetime.now(UTC)
+    await asyncio.sleep(0.02)
+    async with database.connection() as writer:
+        transaction = writer.transaction()
+        await transaction.start()
+        began = await writer.fetchval("SELECT now()")
+        await asyncio.sleep(0.02)
+        inside = datetime.now(UTC)
+        answered = await queries.logged("x", before)
+        with pytest.raises(NotSettled):
+            await queries.logged("x", inside)
+        # the writer records an event for x at its start, between `before` and `inside`
+        await writer.execute(
+            "INSERT INTO execution_events (event_key, execution_id, subject, payload)"
+            " VALUES ('late', 'x', 'execution.node.started', '\\x7b7d')"
+        )
+        await transaction.commit()
+    assert began < inside
+    assert await queries.logged("x", before) == answered
+    assert [e.message.headers["Nats-Msg-Id"] for e in await queries.logged("x", inside)][-1] == (
+        "late"
+    )

@@ -26,6 +26,7 @@ class Api:
     client: TestClient
     store: MemoryStore
     publisher: MemoryRetryPublisher
+    clock: FixedClock
     nats_up: bool = True
 
     async def get(self, path: str, status: int = 200, **kw: Any) -> Any:
@@ -59,7 +60,7 @@ async def api() -> AsyncIterator[Api]:
 
     container.health_checks.override(providers.Object({"database": database, "nats": nats}))
     async with TestClient(TestServer(create_app(container))) as client:
-        holder["api"] = Api(client, store, publisher)
+        holder["api"] = Api(client, store, publisher, clock)
         yield holder["api"]
 
 

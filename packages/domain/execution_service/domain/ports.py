@@ -8,6 +8,7 @@ from typing import Protocol
 
 import attrs
 
+from execution_service.domain.derived import LoggedEvent
 from execution_service.domain.events import Event, EventIdentity, RawMessage
 from execution_service.domain.views import (
     DeadLetter,
@@ -26,6 +27,11 @@ from execution_service.domain.views import (
 
 class Unavailable(Exception):
     """A passing failure of a port (a database or broker down): try again later."""
+
+
+class NotSettled(Exception):
+    """A moment that writes still in flight may yet be recorded at or before: what was known
+    then is not final yet. Ask again in a moment."""
 
 
 @attrs.frozen
@@ -97,9 +103,17 @@ class ExecutionQueries(Protocol):
 
     async def history(self, execution_id: str) -> Sequence[RawMessage]:
         """Every event recorded for the execution, as received, in the order they were
-        recorded: a batch's new events in the order the batch held them, batches in the
-        order they were committed. Not the events' own timestamps: these are whatever the
-        producer claimed, and the history shows what arrived, not what it says."""
+        inserted: a batch's new events in key order, batches in the order they inserted
+        them. That is not the order batches committed in (one that inserted first may commit
+        last), nor the order of recorded times (a batch's is when its transaction began).
+        Not the events' own timestamps either: these are whatever the producer claimed, and
+        the history shows what arrived, not what it says."""
+        ...
+
+    async def logged(self, execution_id: str, until: datetime) -> Sequence[LoggedEvent]:
+        """The execution's events recorded at or before `until`, each with its recorded time,
+        in history's order. Raises NotSettled unless every write that could still be recorded
+        at or before `until` has ended: an answer, once given, holds forever."""
         ...
 
     async def dead_letters(
