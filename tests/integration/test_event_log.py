@@ -33,6 +33,12 @@ def events_of(messages: Sequence[RawMessage]) -> list[Event]:
     return [e for e in parsed if isinstance(e, Event)]
 
 
+async def ingest(recorder: BothSides, batches: list[list[RawMessage]]) -> None:
+    for batch in batches:
+        await recorder.record(events_of(batch), [])
+        await asyncio.sleep(0)
+
+
 async def verified(database: Database, sample: int | None = None) -> list[Difference]:
     found: list[Difference] = []
     await verify(PostgresEventLog(database), derive, SystemClock(), found.append, sample)
@@ -55,7 +61,9 @@ async def test_verify_finds_each_corrupted_row_and_rebuild_puts_it_right(
     await database.execute("UPDATE executions SET status = 'RUNNING' WHERE id = 'e1'")
     await database.execute("UPDATE execution_logs SET output = '[1]' WHERE execution_id = 'e2'"
                            " AND node_id = 'n0'")  # fmt: skip
-    await database.execute("DELETE FROM execution_logs WHERE execution_id = 'e3' AND node_id = 'n1'")
+    await database.execute(
+        "DELETE FROM execution_logs WHERE execution_id = 'e3' AND node_id = 'n1'"
+    )
     await database.execute(
         "INSERT INTO execution_logs (execution_id, node_id, attempt, status, claim_precedence,"
         " node_type_precedence, node_name_precedence, input_precedence, started_at_precedence)"
@@ -122,15 +130,12 @@ async def test_a_rebuild_racing_the_recorder_ends_as_the_fold_of_every_event(
             rng.shuffle(late)
             batches = [late[i : i + 7] for i in range(0, len(late), 7)]
 
-            async def ingest() -> None:
-                for batch in batches:
-                    await recorder.record(events_of(batch), [])
-                    await asyncio.sleep(0)
-
             log = PostgresEventLog(database)
             # chunks of 3 executions: many replacements, each racing the batches
             await asyncio.gather(
-                ingest(), rebuild(log, derive, chunk=3), rebuild(log, derive, chunk=5)
+                ingest(recorder, batches),
+                rebuild(log, derive, chunk=3),
+                rebuild(log, derive, chunk=5),
             )
             assert await verified(database) == [], seed
     finally:

@@ -22,8 +22,8 @@ from execution_service.adapters.postgres import (
     pool_in_use,
 )
 from execution_service.adapters.prometheus import RuntimeGauges
-from execution_service.app import Container, Settings, create_app, with_runtime
 from execution_service.adapters.system import SystemClock
+from execution_service.app import Container, Settings, create_app, with_runtime
 from execution_service.app.sampling import GaugeSampler
 from execution_service.domain import Event, derive, parse_message, verify
 from support.events import history, raw

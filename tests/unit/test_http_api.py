@@ -236,7 +236,7 @@ async def test_a_browser_may_send_if_none_match_and_read_the_etag(api: Api) -> N
     assert response.headers["Access-Control-Expose-Headers"] == "ETag"
 
 
-async def test_an_execution_and_its_logs_as_they_stood_at_a_past_moment(api: Api) -> None:  # noqa: F811
+async def test_the_execution_and_its_logs_at_a_past_moment(api: Api) -> None:  # noqa: F811
     messages = workflow("e1")
     await record_events(api.store, messages[:3])  # started, node a started and completed
     api.clock.advance(seconds=1)

@@ -108,9 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "rebuild":
             from execution_service.app.rebuilding import print_rebuild
 
-            return print_rebuild(
-                settings, args.execution, args.workflow, args.since, args.after
-            )
+            return print_rebuild(settings, args.execution, args.workflow, args.since, args.after)
     except SettingsError as exc:
         print(f"execution-service: {exc}", file=sys.stderr)
         return 2

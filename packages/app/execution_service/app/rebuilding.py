@@ -45,9 +45,7 @@ class Progress:
         rate = done / max(now - self._started, 1e-9)
         if self._tty:
             bar = "#" * int(share * 30)
-            self._out.write(
-                f"\r{self._what} [{bar:<30}] {done}/{total} executions, {rate:.0f}/s "
-            )
+            self._out.write(f"\r{self._what} [{bar:<30}] {done}/{total} executions, {rate:.0f}/s ")
             self._out.flush()
         elif now - self._said >= self._every or done >= total:
             self._said = now

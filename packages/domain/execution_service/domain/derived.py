@@ -87,7 +87,9 @@ class Difference:
 _ABSENT = "(no row)"
 
 
-def differences(execution_ids: Iterable[str], folded: Projection, stored: Projection) -> list[Difference]:
+def differences(
+    execution_ids: Iterable[str], folded: Projection, stored: Projection
+) -> list[Difference]:
     """Every way the stored rows of these executions differ from their fold, row by row."""
     found: list[Difference] = []
     for execution_id in execution_ids:

@@ -31,6 +31,9 @@ class Selection:
         return not self.execution_ids and self.workflow_id is None and self.since is None
 
 
+EVERYTHING = Selection()
+
+
 @attrs.frozen
 class Snapshot:
     """Executions' logged events and their stored rows, as one moment saw both."""
@@ -53,7 +56,9 @@ class Verification:
 class EventLog(Protocol):
     """The recorded events and the rows derived from them."""
 
-    async def execution_ids(self, selection: Selection, after: str | None, limit: int) -> Sequence[str]:
+    async def execution_ids(
+        self, selection: Selection, after: str | None, limit: int
+    ) -> Sequence[str]:
         """Up to `limit` executions that have events or a stored row, in id order, after
         `after` (from the first when None)."""
         ...
@@ -104,7 +109,7 @@ async def verify(
     stored rows; report each difference; store and return the outcome."""
     started = clock.now()
     found = executions = 0
-    everything = Selection()
+    everything = EVERYTHING
     total = await log.count(everything)
     chosen: list[str] | None = None
     if sample is not None:
@@ -142,7 +147,7 @@ async def _sample(log: EventLog, n: int) -> list[str]:
     chosen: list[str] = []
     seen = 0
     after: str | None = None
-    while ids := await log.execution_ids(Selection(), after, CHUNK * 10):
+    while ids := await log.execution_ids(EVERYTHING, after, CHUNK * 10):
         for execution_id in ids:
             seen += 1
             if len(chosen) < n:
@@ -165,7 +170,7 @@ def _fold_each(
 async def rebuild(
     log: EventLog,
     derive: Callable[[Sequence[LoggedEvent]], Derived],
-    selection: Selection = Selection(),
+    selection: Selection = EVERYTHING,
     progress: Progress | None = None,
     after: str | None = None,
     chunk: int = CHUNK,

@@ -62,7 +62,9 @@ class PostgresEventLog(Connected):
             )
         else:
             sql, values = _selected(selection, None)
-        return int(await self._run(lambda raw: raw.fetchval(f"SELECT count(*) FROM ({sql}) s", *values)))
+        return int(
+            await self._run(lambda raw: raw.fetchval(f"SELECT count(*) FROM ({sql}) s", *values))
+        )
 
     async def snapshot(self, execution_ids: Sequence[str]) -> Snapshot:
         ids = list(execution_ids)
@@ -202,7 +204,9 @@ def _selected(selection: Selection, after: str | None) -> tuple[str, list[Any]]:
         return f"${len(values)}"
 
     if selection.execution_ids:
-        source = f"SELECT DISTINCT id FROM unnest({value(sorted(selection.execution_ids))}::text[]) id"
+        source = (
+            f"SELECT DISTINCT id FROM unnest({value(sorted(selection.execution_ids))}::text[]) id"
+        )
     elif selection.workflow_id is not None:
         source = "SELECT id FROM executions"
     else:

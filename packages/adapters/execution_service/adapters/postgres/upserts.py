@@ -76,7 +76,12 @@ _JSON_FIELDS = frozenset({"input", "output", "metadata"})
 
 
 def _replace(
-    table: str, key: tuple[str, ...], layout: Layout, row_type: str, rows: str, first: str,
+    table: str,
+    key: tuple[str, ...],
+    layout: Layout,
+    row_type: str,
+    rows: str,
+    first: str,
     last: str,
 ) -> str:
     """Each row becomes the one given, whatever it held; unchanged ones are not written. A
