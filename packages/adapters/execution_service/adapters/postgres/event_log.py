@@ -55,13 +55,9 @@ class PostgresEventLog(Connected):
         return [r["id"] for r in rows]
 
     async def count(self, selection: Selection) -> int:
+        sql, values = _selected(selection, None)
         if selection.everything:
-            sql, values = (
-                "SELECT execution_id FROM execution_events UNION SELECT id FROM executions",
-                [],
-            )
-        else:
-            sql, values = _selected(selection, None)
+            sql = "SELECT execution_id FROM execution_events UNION SELECT id FROM executions"
         return int(
             await self._run(lambda raw: raw.fetchval(f"SELECT count(*) FROM ({sql}) s", *values))
         )
