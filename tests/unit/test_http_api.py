@@ -261,3 +261,10 @@ async def test_the_execution_and_its_logs_at_a_past_moment(api: Api) -> None:  #
     assert "not final" in not_yet["message"] or "not passed" in not_yet["message"]
     bad = await api.get("/api/executions/e1/logs?at=yesterday", status=400)
     assert "at must be an ISO 8601 time" in bad["message"]
+    from execution_service.adapters.http import OPENAPI_URL
+
+    paths = (await api.get(OPENAPI_URL))["paths"]
+    for path in ("/api/executions/{id}", "/api/executions/{id}/logs"):
+        operation = paths[path]["get"]
+        assert "at" in {p["name"] for p in operation["parameters"]}, path
+        assert "409" in operation["responses"], path
