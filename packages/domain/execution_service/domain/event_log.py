@@ -14,7 +14,7 @@ from execution_service.domain.derived import Derived, Difference, LoggedEvent, d
 from execution_service.domain.fold import Projection
 from execution_service.domain.ports import Clock
 
-CHUNK = 500  # executions per read or replacement: a few thousand events
+CHUNK = 200  # executions per read or replacement: a few thousand events, tens of ms locked
 
 
 @attrs.frozen
