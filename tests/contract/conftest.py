@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 
 import attrs
 import pytest
@@ -22,6 +24,9 @@ class Store:
 
     recorder: ExecutionRecorder
     queries: ExecutionQueries
+    # the store's time passing, and what it is now: recorded times fall between such moments
+    tick: Callable[[], Awaitable[None]]
+    now: Callable[[], datetime]
 
 
 StoreFactory = Callable[[], Awaitable[Store]]
@@ -39,8 +44,13 @@ async def new_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactor
     if request.param == "memory":
 
         async def memory() -> Store:
-            fake = MemoryStore(FixedClock())
-            return Store(fake, fake)
+            clock = FixedClock()
+            fake = MemoryStore(clock)
+
+            async def tick() -> None:
+                clock.advance(seconds=1)
+
+            return Store(fake, fake, tick, clock.now)
 
         yield memory
         return
@@ -49,12 +59,22 @@ async def new_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreFactor
 
     async def postgres() -> Store:
         await reset(database)
-        return Store(PostgresRecorder(database), PostgresQueries(database))
+        return Store(
+            PostgresRecorder(database), PostgresQueries(database), _let_time_pass, _wall_clock
+        )
 
     try:
         yield postgres
     finally:
         await database.disconnect()
+
+
+async def _let_time_pass() -> None:
+    await asyncio.sleep(0.02)
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)  # the test's server is on this machine: one clock
 
 
 @pytest.fixture

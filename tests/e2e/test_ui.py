@@ -2,7 +2,8 @@
 the demo's stand-in orchestrator) on the test PostgreSQL and NATS: the list with its time
 filter and sorts, the failed execution's timeline, a node event arriving without a reload,
 Retry through NATS to attempt 2 completing, the timeline readable at 390 and 1280 px, a quiet
-running execution, the history in time order, the dead letters with Replay and Discard.
+running execution, the history in time order, the timeline replayed over its recorded
+history, the dead letters with Replay and Discard.
 One service and one browser for the file; screenshots go to SCREENSHOTS_DIR (`.ci/run`:
 dist/screenshots)."""
 
@@ -335,6 +336,53 @@ def quiet_for(browser: Chrome) -> int | None:
     return int(notice[0].get_attribute("data-quiet-ms")) if notice else None
 
 
+def attempt_2_bars(browser: Chrome) -> list[Any]:
+    return [b for b in css(browser, ".trace-row .bar")
+            if "attempt 2" in (b.get_attribute("aria-label") or "")]  # fmt: skip
+
+
+def replayed_at(browser: Chrome) -> str:
+    return str(browser.find_element(By.CSS_SELECTOR, ".replay").get_attribute("data-at") or "")
+
+
+def test_the_timeline_replays_the_recorded_history(service: Service, page: Chrome) -> None:
+    """The slider over demo-failed's recorded history: at its left end the timeline is as the
+    service first knew it (attempt 1, no attempt 2 yet), at its right end as it is now; Replay
+    walks from one to the other."""
+    retried(service)
+    browser, wait = page, waiting(page)
+    browser.get(service.base + "/ui/executions/demo-failed")
+    wait.until(attempt_2_completed)
+    slider: Any = wait.until(lambda b: shown(b, ".replay-slider"))
+    assert slider.get_attribute("value") == slider.get_attribute("max")
+    assert browser.find_element(By.CSS_SELECTOR, ".replay-at").text == "now"
+
+    slider.send_keys(Keys.HOME)
+    wait.until(lambda b: replayed_at(b) and not attempt_2_bars(b))
+    assert "replayed" in classes(browser.find_element(By.CSS_SELECTOR, ".trace"))
+    label = browser.find_element(By.CSS_SELECTOR, ".replay-at").text
+    assert label.startswith("as it stood at ") and label.endswith(" UTC"), label
+    moment = parse_time(replayed_at(browser))
+    created = parse_time(service.get("/api/executions/demo-failed")[1]["createdAt"])
+    assert timedelta(0) < moment - created <= timedelta(milliseconds=1)
+    assert css(browser, ".trace-row .bar")  # what was known then is drawn
+    ActionChains(browser).move_to_element(browser.find_element(By.TAG_NAME, "h1")).perform()
+    browser.save_screenshot(str(screenshots() / "timeline-replay.png"))
+    shoot(browser, "execution-replay")
+
+    slider = browser.find_element(By.CSS_SELECTOR, ".replay-slider")
+    slider.send_keys(Keys.END)
+    wait.until(lambda b: not replayed_at(b) and attempt_2_completed(b))
+    assert "replayed" not in classes(browser.find_element(By.CSS_SELECTOR, ".trace"))
+
+    browser.find_element(By.CSS_SELECTOR, "button.replay-play").click()
+    wait.until(lambda b: replayed_at(b))  # it starts from the beginning
+    wait.until(lambda b: b.find_element(By.CSS_SELECTOR, ".replay-at").text == "now")
+    wait.until(attempt_2_completed)
+    play = browser.find_element(By.CSS_SELECTOR, "button.replay-play")
+    assert play.get_attribute("aria-pressed") == "false"
+
+
 def test_a_quiet_running_execution_says_for_how_long_live(
     env: dict[str, str], service: Service, page: Chrome
 ) -> None:
@@ -344,7 +392,9 @@ def test_a_quiet_running_execution_says_for_how_long_live(
     # The demo's running execution last reported two minutes before `dev` started.
     first = wait.until(lambda b: quiet_for(b)) or 0
     assert first >= 60_000
-    assert re.match(r"Quiet for \d+ min", browser.find_element(By.CSS_SELECTOR, ".quiet").text)
+    # read through the wait: the notice is redrawn every second, each time a new element
+    notice = re.compile(r"Quiet for \d+ min")
+    wait.until(lambda b: notice.match(b.find_element(By.CSS_SELECTOR, ".quiet").text))
     wait.until(lambda b: (quiet_for(b) or 0) >= first + 1000)  # it counts on by itself
     # A long run alone: the short one before it is not a sliver, the ticks still read.
     assert thin_bars(browser, 6) == [] and tick_problems(browser) == []

@@ -1,6 +1,6 @@
-"""The PostgreSQL change feed with the real store and schema: the writer's transaction
-notifies (adapters/postgres/upserts.py), on commit only, in payloads under pg_notify's 8000
-bytes."""
+"""The PostgreSQL change feed with the real store and schema: the writer's transaction (and a
+rebuild's) notifies (adapters/postgres/upserts.py, event_log.py), on commit only, in payloads
+under pg_notify's 8000 bytes."""
 
 from __future__ import annotations
 
@@ -12,11 +12,19 @@ import pytest
 
 from execution_service.adapters.postgres import (
     PostgresChanges,
+    PostgresEventLog,
     PostgresUrl,
     create_database,
     recorder,
 )
-from execution_service.domain import DeadLetter, RawMessage, parse_message, record_events
+from execution_service.domain import (
+    DeadLetter,
+    RawMessage,
+    derive,
+    parse_message,
+    rebuild,
+    record_events,
+)
 from execution_service.domain.changes import ChangeSubscription
 from support.events import history, message
 from support.postgres import BothSides, fresh_database
@@ -134,3 +142,21 @@ async def test_the_listener_comes_back_after_its_connection_is_killed(
             assert await _heard(subscription) == {"back"}
     finally:
         await connection.close()
+
+
+async def test_a_rebuild_notifies_the_executions_it_changed_and_no_other(
+    url: PostgresUrl, changes: PostgresChanges
+) -> None:
+    database = create_database(url)
+    await database.connect()
+    try:
+        await record_events(BothSides(database), history(executions=4, nodes=2))
+        await database.execute(
+            "UPDATE execution_logs SET error = 'made up' WHERE execution_id IN ('e1', 'e3')"
+        )
+        with changes.subscribe() as subscription:
+            await _heard(subscription)  # the damage's own notices, if any
+            await rebuild(PostgresEventLog(database), derive)
+            assert await _heard(subscription) == {"e1", "e3"}
+    finally:
+        await database.disconnect()

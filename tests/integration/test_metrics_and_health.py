@@ -16,17 +16,20 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from execution_service.adapters.nats import EmbeddedNats, EventConsumer
 from execution_service.adapters.postgres import (
+    PostgresEventLog,
     PostgresUrl,
     create_database,
     pool_in_use,
 )
 from execution_service.adapters.prometheus import RuntimeGauges
+from execution_service.adapters.system import SystemClock
 from execution_service.app import Container, Settings, create_app, with_runtime
 from execution_service.app.sampling import GaugeSampler
+from execution_service.domain import Event, derive, parse_message, verify
 from support.events import history, raw
 from support.metrics import Scrape
 from support.nats import isolated_nats, nats_url, wait_until
-from support.postgres import BothSides
+from support.postgres import BothSides, fresh_database
 
 SAMPLE_SECONDS = 0.2
 
@@ -200,3 +203,33 @@ async def test_without_nats_it_is_live_but_not_ready_and_says_so(
             await wait_until(ready_again, timeout=30, what="ready again once NATS is back")
     finally:
         server.stop()
+
+
+async def test_every_replica_reports_the_last_verify_found_drift() -> None:
+    """verify runs as its own process; the serving replicas read its outcome from PostgreSQL."""
+    with fresh_database() as url:
+        database = create_database(url)
+        await database.connect()
+        try:
+            events = [e for e in map(parse_message, history(3, 2)) if isinstance(e, Event)]
+            await BothSides(database).record(events, [])
+            await database.execute("UPDATE executions SET error = 'not from any event'")
+            async with serving(url, nats_url()) as (client, _):
+                figures = await scrape(client)
+                assert figures.sum("execution_service_verify_last_run_timestamp_seconds") == 0
+                outcome = await verify(
+                    PostgresEventLog(database), derive, SystemClock(), lambda _: None
+                )
+                assert outcome.differences == 3
+
+                async def reported() -> bool:
+                    figures = await scrape(client)
+                    return figures.sum("execution_service_verify_differences") == 3
+
+                await wait_until(reported, timeout=10, what="the verify's outcome on /metrics")
+                figures = await scrape(client)
+                assert figures.sum("execution_service_verify_executions") == 3
+                finished = figures.sum("execution_service_verify_last_run_timestamp_seconds")
+                assert finished == outcome.finished_at.timestamp()
+        finally:
+            await database.disconnect()

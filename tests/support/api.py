@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 from aiohttp.test_utils import TestClient
 
-from execution_service.adapters.memory import MemoryRetryPublisher, MemoryStore
+from execution_service.adapters.memory import FixedClock, MemoryRetryPublisher, MemoryStore
 from support.events import Workflow
 
 
@@ -17,6 +17,7 @@ class Api:
     client: TestClient
     store: MemoryStore
     publisher: MemoryRetryPublisher
+    clock: FixedClock
     nats_up: bool = True
 
     async def get(self, path: str, status: int = 200, **kw: Any) -> Any:

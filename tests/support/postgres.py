@@ -33,7 +33,7 @@ class BothSides(PostgresRecorder, PostgresQueries):
 
 TABLES = (
     "executions, execution_logs, execution_events, dead_letters, retry_requests,"
-    " execution_tombstones, trace_outbox"
+    " execution_tombstones, trace_outbox, verifications"
 )
 
 

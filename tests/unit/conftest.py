@@ -32,5 +32,5 @@ async def api() -> AsyncIterator[Api]:
 
     container.health_checks.override(providers.Object({"database": database, "nats": nats}))
     async with TestClient(TestServer(create_app(container))) as client:
-        holder["api"] = Api(client, store, publisher)
+        holder["api"] = Api(client, store, publisher, clock)
         yield holder["api"]

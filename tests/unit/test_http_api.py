@@ -231,3 +231,37 @@ async def test_a_browser_may_send_if_none_match_and_read_the_etag(api: Api) -> N
     response = await api.client.get("/api/executions/e1", headers={"Origin": "https://app.example"})
     assert "If-None-Match" in response.headers["Access-Control-Allow-Headers"]
     assert response.headers["Access-Control-Expose-Headers"] == "ETag"
+
+
+async def test_the_execution_and_its_logs_at_a_past_moment(api: Api) -> None:  # noqa: F811
+    messages = workflow("e1")
+    await record_events(api.store, messages[:3])  # started, node a started and completed
+    api.clock.advance(seconds=1)
+    await record_events(api.store, messages[3:])
+    then = "2026-01-01T00:00:00.500Z"  # after the first batch, before the second
+    api.clock.advance(seconds=1)
+
+    past = await api.get(f"/api/executions/e1?at={then}")
+    assert (past["status"], past["nodes"]) == (
+        "RUNNING", {"total": 1, "running": 0, "completed": 1, "failed": 0},
+    )  # fmt: skip
+    assert past["createdAt"] == past["updatedAt"] == "2026-01-01T00:00:00.000Z"
+    logs = await api.get(f"/api/executions/e1/logs?at={then}&status=COMPLETED")
+    assert [(r["nodeId"], r["status"]) for r in logs["data"]] == [("a", "COMPLETED")]
+    assert logs["total"] == 1
+    now = await api.get("/api/executions/e1")
+    later = await api.get("/api/executions/e1?at=2026-01-01T00:00:01.500Z")
+    assert later | {"updatedAt": "", "createdAt": ""} == now | {"updatedAt": "", "createdAt": ""}
+
+    await api.get("/api/executions/e1?at=2025-12-31T23:00:00Z", status=404)
+    not_yet = await api.get("/api/executions/e1?at=2026-01-01T00:00:02Z", status=409)
+    assert "not final" in not_yet["message"] or "not passed" in not_yet["message"]
+    bad = await api.get("/api/executions/e1/logs?at=yesterday", status=400)
+    assert "at must be an ISO 8601 time" in bad["message"]
+    from execution_service.adapters.http import OPENAPI_URL
+
+    paths = (await api.get(OPENAPI_URL))["paths"]
+    for path in ("/api/executions/{id}", "/api/executions/{id}/logs"):
+        operation = paths[path]["get"]
+        assert "at" in {p["name"] for p in operation["parameters"]}, path
+        assert "409" in operation["responses"], path

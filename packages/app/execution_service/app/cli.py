@@ -1,4 +1,4 @@
-"""execution-service: serve, migrate, dev, publish-demo, prune (CONTRACT §4)."""
+"""execution-service: serve, migrate, dev, publish-demo, prune, verify, rebuild (CONTRACT §6)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from execution_service.app import logs
 from execution_service.app.commands import migrate, print_prune, serve
 from execution_service.app.settings import Settings, SettingsError
+from execution_service.domain.events import parse_time
 
 
 def parser() -> argparse.ArgumentParser:
@@ -41,7 +42,38 @@ def parser() -> argparse.ArgumentParser:
     prune.add_argument(
         "--dry-run", action="store_true", help="delete nothing; print what a pass would delete"
     )
+    verify = commands.add_parser(
+        "verify",
+        help="fold each execution's events and compare with its stored rows; print each "
+        "difference, exit 1 if any (docs/OPERATIONS.md)",
+    )
+    verify.add_argument(
+        "--sample", type=_positive, metavar="N", help="only N executions, chosen at random"
+    )
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="replace executions' stored rows by the fold of their events, while the service "
+        "runs (docs/OPERATIONS.md); all of them unless filtered",
+    )
+    rebuild.add_argument(
+        "--execution", action="append", default=[], metavar="ID", help="this one (repeatable)"
+    )
+    rebuild.add_argument("--workflow", metavar="ID", help="executions of this workflow (as stored)")
+    rebuild.add_argument(
+        "--since", type=parse_time, metavar="TIME",
+        help="executions with an event recorded at or after this ISO 8601 time",
+    )  # fmt: skip
+    rebuild.add_argument(
+        "--after", metavar="ID", help="only executions whose id sorts after this (resume)"
+    )
     return root
+
+
+def _positive(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             publish_demo_cli(settings)
         elif args.command == "prune":
             return print_prune(settings, dry_run=args.dry_run)
+        elif args.command == "verify":
+            from execution_service.app.rebuilding import print_verify
+
+            return print_verify(settings, args.sample)
+        elif args.command == "rebuild":
+            from execution_service.app.rebuilding import print_rebuild
+
+            return print_rebuild(settings, args.execution, args.workflow, args.since, args.after)
     except SettingsError as exc:
         print(f"execution-service: {exc}", file=sys.stderr)
         return 2

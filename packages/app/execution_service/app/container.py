@@ -21,6 +21,7 @@ from execution_service.adapters.otel import OtlpTraceExporter, TraceOptions, res
 from execution_service.adapters.postgres import (
     Database,
     PostgresChanges,
+    PostgresEventLog,
     PostgresPruner,
     PostgresQueries,
     PostgresRecorder,
@@ -124,6 +125,7 @@ class Container(containers.DeclarativeContainer):
     retention = providers.Callable(retention, settings)
     # Every NATS connection is opened by this: the service's at start-up, a command's once.
     nats_connector = providers.Singleton(lambda s: NatsConnector(s.nats_urls), settings)
+    event_log = providers.Singleton(PostgresEventLog, database)
     trace_outbox = providers.Singleton(PostgresTraceOutbox, database, decode_event_body)
     trace_exporter = providers.Singleton(_trace_exporter, settings)
     trace_metrics = providers.Singleton(
@@ -154,7 +156,13 @@ class Container(containers.DeclarativeContainer):
     runtime_gauges = providers.Singleton(RuntimeGauges, metrics_registry, VERSION)
     gauge_sample_seconds = providers.Object(SAMPLE_SECONDS)
     gauge_sampler = providers.Singleton(
-        GaugeSampler, runtime_gauges, nats_client, consumer, database, gauge_sample_seconds
+        GaugeSampler,
+        runtime_gauges,
+        nats_client,
+        consumer,
+        database,
+        gauge_sample_seconds,
+        verifications=providers.Callable(lambda log: log.last_verification, event_log),
     )
     # live updates: one LISTEN connection per process, fanned out to its SSE clients
     changes = providers.Singleton(lambda s: PostgresChanges(s.require_database()), settings)

@@ -26,3 +26,8 @@ class InvalidCursor(ValueError):
 
 class ExportFailed(Exception):
     """The receiver did not take the traces (down, refused, 5xx): try again later."""
+
+
+class NotSettled(Exception):
+    """A moment that writes still in flight may yet be recorded at or before: what was known
+    then is not final yet. Ask again in a moment."""

@@ -5,13 +5,14 @@ retention.py; the errors they raise in errors.py."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
 from execution_service.domain.changes import DEFAULT_PENDING_LIMIT, ChangeSubscription
+from execution_service.domain.derived import LoggedEvent
 from execution_service.domain.events import Event, EventIdentity, RawMessage
 from execution_service.domain.retention import Cutoffs, Pruned
 from execution_service.domain.tracing import Exported, FinishedAttempt
@@ -29,7 +30,9 @@ from execution_service.domain.views import (
     RetryRequest,
 )
 
-if TYPE_CHECKING:  # use_cases.py, which reports a batch, needs these ports
+if TYPE_CHECKING:  # use_cases.py, which reports a batch, and event_log.py need these ports
+    from execution_service.domain.derived import Derived, Difference
+    from execution_service.domain.event_log import Selection, Snapshot, Verification
     from execution_service.domain.use_cases import BatchReport
 
 
@@ -102,10 +105,17 @@ class ExecutionQueries(Protocol):
 
     async def history(self, execution_id: str) -> Sequence[RawMessage]:
         """Every event recorded for the execution, as received, in the order they were
-        recorded: batches in the order they were committed, a batch's new events by their
-        key (the order the recorder writes them in). Not the events' own timestamps: these
-        are whatever the producer claimed, and the history shows what arrived, not what it
-        says."""
+        inserted: a batch's new events in key order, batches in the order they inserted
+        them. That is not the order batches committed in (one that inserted first may commit
+        last), nor the order of recorded times (a batch's is when its transaction began).
+        Not the events' own timestamps either: these are whatever the producer claimed, and
+        the history shows what arrived, not what it says."""
+        ...
+
+    async def logged(self, execution_id: str, until: datetime) -> Sequence[LoggedEvent]:
+        """The execution's events recorded at or before `until`, each with its recorded time,
+        in history's order. Raises NotSettled unless every write that could still be recorded
+        at or before `until` has ended: an answer, once given, holds forever."""
         ...
 
     async def dead_letters(
@@ -220,3 +230,43 @@ class TraceOutbox(Protocol):
     async def backlog(self) -> int:
         """How many finished attempts wait for export."""
         ...
+
+
+class EventLog(Protocol):
+    """The recorded events and the rows derived from them."""
+
+    async def execution_ids(
+        self, selection: Selection, after: str | None, limit: int
+    ) -> Sequence[str]:
+        """Up to `limit` executions that have events or a stored row, in id order, after
+        `after` (from the first when None)."""
+        ...
+
+    async def count(self, selection: Selection) -> int:
+        """How many executions execution_ids would walk (for progress)."""
+        ...
+
+    async def snapshot(self, execution_ids: Sequence[str]) -> Snapshot:
+        """Their events and stored rows, read in one consistent snapshot."""
+        ...
+
+    async def replace(
+        self, execution_ids: Sequence[str], derive: Callable[[Sequence[LoggedEvent]], Derived]
+    ) -> int:
+        """Replace the stored rows of each execution that has events by what `derive` makes
+        of all of them, atomically with respect to recording: an event recorded meanwhile
+        ends up in the rows too. Live views are told of each changed execution. Returns how
+        many executions changed. A pruned execution is left alone."""
+        ...
+
+    async def recount(self) -> None:
+        """Make the per-status counts those of the stored executions."""
+        ...
+
+    async def count_differences(self) -> list[Difference]:
+        """Where the per-status counts differ from the stored executions."""
+        ...
+
+    async def save_verification(self, verification: Verification) -> None: ...
+
+    async def last_verification(self) -> Verification | None: ...

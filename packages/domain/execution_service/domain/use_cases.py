@@ -5,11 +5,13 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 
 import attrs
 
 from execution_service.domain.cursors import decode_cursor, encode_cursor
 from execution_service.domain.errors import Conflict, NotFound
+from execution_service.domain.derived import derive, execution_view, node_run_views
 from execution_service.domain.events import (
     MAX_EVENT_BYTES,
     REPLAY_OF_HEADER,
@@ -148,6 +150,32 @@ async def get_node_runs(
 ) -> Paged[NodeRunView]:
     await get_execution(queries, execution_id)
     return await queries.node_runs(execution_id, page, where)
+
+
+async def execution_at(
+    queries: ExecutionQueries, execution_id: str, at: datetime
+) -> tuple[ExecutionView, list[NodeRunView]]:
+    """The execution and its node runs as the service knew them at `at`: the fold of the
+    events recorded by then, with createdAt and updatedAt the recorded times of the first and
+    the last of them that touched each. NotFound if none had been recorded."""
+    derived = derive(await queries.logged(execution_id, at))
+    view = execution_view(derived, execution_id, revision=f"at-{at.isoformat()}")
+    if view is None:
+        raise NotFound(f"execution {execution_id} was not known at {at.isoformat()}")
+    return view, node_run_views(derived, execution_id)
+
+
+async def get_node_runs_at(
+    queries: ExecutionQueries,
+    execution_id: str,
+    at: datetime,
+    page: Page,
+    where: NodeRunFilter = NodeRunFilter(),
+) -> Paged[NodeRunView]:
+    """get_node_runs as the service knew them at `at` (execution_at)."""
+    _, runs = await execution_at(queries, execution_id, at)
+    admitted = [r for r in runs if where.admits(r.status, r.node_id, r.attempt)]
+    return Paged(admitted[page.offset : page.offset + page.limit], len(admitted), page)
 
 
 async def get_history(queries: ExecutionQueries, execution_id: str) -> Sequence[RawMessage]:

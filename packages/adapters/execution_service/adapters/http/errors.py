@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 from execution_service.adapters.http.bodies import json_response
 from execution_service.adapters.http.redact import redacted
 from execution_service.adapters.http.serialize import iso
-from execution_service.domain import Conflict, NotFound, PublishFailed, Unavailable
+from execution_service.domain import Conflict, NotFound, NotSettled, PublishFailed, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error_response(request, 400, str(exc))
     except NotFound as exc:
         return error_response(request, 404, str(exc))
-    except Conflict as exc:
+    except (Conflict, NotSettled) as exc:
         return error_response(request, 409, str(exc))
     except (PublishFailed, Unavailable) as exc:
         log.warning("%s %s: %s", request.method, request.path, exc)

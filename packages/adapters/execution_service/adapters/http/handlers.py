@@ -21,9 +21,11 @@ from execution_service.domain import (
     Event,
     ExecutionOrder,
     InvalidCursor,
+    execution_at,
     get_execution,
     get_history,
     get_node_runs,
+    get_node_runs_at,
     get_retry_requests,
     parse_message,
     request_retry,
@@ -34,6 +36,11 @@ from execution_service.domain import (
 _ERRORS = {
     400: schemas.MALFORMED,
     404: {"schema": schemas.ErrorSchema, "description": "unknown execution"},
+}
+_NOT_SETTLED = {
+    "schema": schemas.ErrorSchema,
+    "description": "?at= names a moment that writes still in flight may yet be recorded at; "
+    "ask again in a moment",
 }
 _NOT_MODIFIED = {304: {"description": "unchanged since the ETag given in If-None-Match; no body"}}
 _ORDERS = {
@@ -79,22 +86,28 @@ async def list_executions_handler(request: web.Request) -> web.Response:
 
 @docs(
     tags=["executions"],
-    summary="One execution",
-    description="Sends an ETag; with If-None-Match holding it, the answer is 304, no body.",
-    responses={**_NOT_MODIFIED, 404: _ERRORS[404]},
+    summary="One execution, now or as it stood at a past moment (?at=)",
+    description="Sends an ETag; with If-None-Match holding it, the answer is 304, no body. "
+    "An answer for ?at= never changes afterwards.",
+    responses={**_NOT_MODIFIED, **_ERRORS, 409: _NOT_SETTLED},
 )
+@querystring_schema(query_schemas.ExecutionQuery)
 @response_schema(schemas.ExecutionSchema, 200, description="the execution")
 async def get_execution_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    view = await get_execution(services.read_queries(), request.match_info["id"])
+    at = query_of(request).get("at")
+    if at is None:
+        view = await get_execution(services.read_queries(), request.match_info["id"])
+    else:  # on the primary: whether a moment is settled is the primary's to say
+        view, _ = await execution_at(services.queries(), request.match_info["id"], at)
     return revision_json(request, view.revision, lambda: serialize.execution(view))
 
 
 @docs(
     tags=["executions"],
-    summary="The execution's node runs, by start time, node and attempt",
+    summary="The execution's node runs, by start time, node and attempt (?at=: as they stood)",
     description="Sends an ETag of this page; with If-None-Match holding it, the answer is 304.",
-    responses={**_NOT_MODIFIED, **_ERRORS},
+    responses={**_NOT_MODIFIED, **_ERRORS, 409: _NOT_SETTLED},
 )
 @querystring_schema(query_schemas.LogsQuery)
 @response_schema(schemas.NodeRunPageSchema, 200, description="a page of node runs")
@@ -102,9 +115,11 @@ async def get_logs_handler(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     query = query_of(request)
     where = node_run_filter(query)
-    paged = await get_node_runs(
-        services.read_queries(), request.match_info["id"], page_of(query), where
-    )
+    execution_id, at = request.match_info["id"], query.get("at")
+    if at is None:
+        paged = await get_node_runs(services.read_queries(), execution_id, page_of(query), where)
+    else:
+        paged = await get_node_runs_at(services.queries(), execution_id, at, page_of(query), where)
     return conditional_json(
         request,
         {"data": [serialize.node_run(r) for r in paged.items], **serialize.pagination(paged)},

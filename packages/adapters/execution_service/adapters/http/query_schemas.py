@@ -122,7 +122,19 @@ ExecutionsQuery = _ExecutionsQuery.from_dict(
 )
 
 
+_AT = (
+    "as the service knew it at this moment (ISO 8601, with an offset or Z): the fold of the "
+    "events recorded by then, by the time the service recorded them, not the events' own. "
+    "409 while writes that began before that moment are still in flight (ask again)"
+)
+
+
+class ExecutionQuery(_Query):
+    at = _Instant("at", metadata={"description": f"the execution {_AT}"})
+
+
 class LogsQuery(_Query):
+    at = _Instant("at", metadata={"description": f"the node runs {_AT}"})
     page = _int("page", 1, MAX_PAGE, 1)
     limit = _int("limit", 1, 1000, 100)
     pageSize = _int("pageSize", 1, 1000, 100)

@@ -21,10 +21,12 @@ from execution_service.domain import (
     ExecutionFilter,
     ExecutionOrder,
     ExecutionView,
+    LoggedEvent,
     NodeCounts,
     NodeRunFilter,
     NodeRunKey,
     NodeRunView,
+    NotSettled,
     Page,
     Paged,
     Position,
@@ -51,6 +53,7 @@ class MemoryStore:
         self._clock = clock
         self.available = True
         self._events: dict[EventIdentity, Event] = {}
+        self._recorded_at: dict[EventIdentity, datetime] = {}
         self._executions: dict[str, State] = {}
         self._node_runs: dict[NodeRunKey, State] = {}
         self._stamps: dict[object, tuple[datetime, datetime]] = {}  # created, updated
@@ -86,6 +89,7 @@ class MemoryStore:
                 run if stored_run is None else join(NODE_RUN, stored_run, run)
             )
         self._events.update(new)
+        self._recorded_at.update(dict.fromkeys(new, now))
         for execution_id in {*executions, *(run_key[0] for run_key in node_runs)}:
             self._revisions[execution_id] = self._revisions.get(execution_id, 0) + 1
         touched: list[object] = [*executions, *node_runs]
@@ -138,6 +142,7 @@ class MemoryStore:
             del self._node_runs[run], self._stamps[run]
         for key in events:
             del self._events[key]
+            del self._recorded_at[key]
         for attempt in retries:
             del self._retries[attempt]
         for letter in letters:
@@ -207,6 +212,18 @@ class MemoryStore:
     async def history(self, execution_id: str) -> Sequence[RawMessage]:
         self._check()
         return [e.as_message() for e in self._events.values() if e.execution_id == execution_id]
+
+    async def logged(self, execution_id: str, until: datetime) -> Sequence[LoggedEvent]:
+        """A batch here is recorded whole at its clock time: a moment is settled once the
+        clock has passed it."""
+        self._check()
+        if until >= self._clock.now():
+            raise NotSettled("the clock has not passed that moment yet")
+        return [
+            LoggedEvent(e.as_message(), self._recorded_at[k])
+            for k, e in self._events.items()
+            if e.execution_id == execution_id and self._recorded_at[k] <= until
+        ]
 
     async def dead_letters(
         self, page: Page, where: DeadLetterFilter = DeadLetterFilter()

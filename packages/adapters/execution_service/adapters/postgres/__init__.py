@@ -3,6 +3,7 @@
 from execution_service.adapters.postgres.changes import PostgresChanges
 from execution_service.adapters.postgres.database import Database, create_database
 from execution_service.adapters.postgres.embedded import EmbeddedPostgres
+from execution_service.adapters.postgres.event_log import PostgresEventLog
 from execution_service.adapters.postgres.migrations import (
     apply_migrations,
     rollback_migrations,
@@ -18,6 +19,7 @@ __all__ = [
     "BadDatabaseUrl",
     "Database",
     "EmbeddedPostgres",
+    "PostgresEventLog",
     "PostgresChanges",
     "PostgresPruner",
     "PostgresQueries",

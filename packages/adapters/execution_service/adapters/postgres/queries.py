@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -14,9 +15,11 @@ from execution_service.domain import (
     ExecutionFilter,
     ExecutionOrder,
     ExecutionView,
+    LoggedEvent,
     NodeCounts,
     NodeRunFilter,
     NodeRunView,
+    NotSettled,
     Page,
     Paged,
     Position,
@@ -35,6 +38,14 @@ _NODE_RUN_COLUMNS = (
     "execution_id, node_id, attempt, node_type, node_name, status, input, output, error,"
     " started_at, completed_at, reported_duration, created_at, updated_at"
 )
+# Events are recorded at their transaction's start (now()). A moment before the start of every
+# transaction still open on the database, and before this one, can gain no event: transactions
+# yet to begin start later. Any client transaction counts (which of them may write events is
+# not known here); seeing other roles' sessions needs the same role or pg_read_all_stats.
+_SETTLED = """SELECT least(clock_timestamp(), (
+    SELECT min(xact_start) FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid()
+      AND backend_type = 'client backend'))"""
 RETRY_REQUEST = "SELECT * FROM retry_requests WHERE execution_id = $1 AND attempt = $2"
 # Node counts: distinct nodes, each by its run of the highest attempt.
 _COUNTS = """
@@ -155,6 +166,33 @@ class PostgresQueries(Connected):
             )
         )
         return [stored_message(*r) for r in rows]
+
+    async def logged(self, execution_id: str, until: datetime) -> Sequence[LoggedEvent]:
+        async def work(raw: asyncpg.Connection) -> Sequence[LoggedEvent]:
+            # Its own statement, before the read: the read's snapshot, taken after, then holds
+            # every write that began before the horizon.
+            horizon = await raw.fetchval(_SETTLED)
+            if until >= horizon:
+                raise NotSettled(
+                    f"writes that began at {horizon.isoformat()} are still in flight; "
+                    "what was known at a later moment is not final yet"
+                )
+            rows = await raw.fetch(
+                """SELECT execution_id, event_key, subject, payload, recorded_at
+                   FROM execution_events WHERE execution_id = $1 AND recorded_at <= $2
+                   ORDER BY seq""",
+                execution_id,
+                until,
+            )
+            return [
+                LoggedEvent(
+                    RawMessage(r["subject"], r["payload"], {"Nats-Msg-Id": r["event_key"]}),
+                    r["recorded_at"],
+                )
+                for r in rows
+            ]
+
+        return await self._run(work)
 
     async def dead_letters(
         self, page: Page, where: DeadLetterFilter = DeadLetterFilter()

@@ -91,3 +91,58 @@ SELECT pruned, generation, (
     WHERE o.exported_at IS NOT NULL) AS late
 FROM checked, notified""",
 )
+
+# Text, not json, where rows are compared: json has no equality.
+_JSON_FIELDS = frozenset({"input", "output", "metadata"})
+
+
+def _replace(
+    table: str,
+    key: tuple[str, ...],
+    layout: Layout,
+    row_type: str,
+    rows: str,
+    first: str,
+    last: str,
+) -> str:
+    """Each row becomes the one given, whatever it held; unchanged ones are not written. A
+    row new to the table was first heard of, and last changed, when its events were recorded."""
+    columns = (*key, *layout.slots)
+
+    def compared(side: str) -> str:
+        return ", ".join(
+            f"{side}.{c}::text" if c in _JSON_FIELDS else f"{side}.{c}" for c in layout.slots
+        )
+
+    assignments = ",\n        ".join(f"{c} = excluded.{c}" for c in layout.slots)
+    return f"""INSERT INTO {table} AS t ({", ".join(columns)}, created_at, updated_at)
+    SELECT u.* FROM ROWS FROM (unnest({rows}::{row_type}[]), unnest({first}), unnest({last}))
+        AS u ({", ".join(columns)}, first, last)
+    ON CONFLICT ({", ".join(key)}) DO UPDATE SET
+        {assignments},
+        updated_at = greatest(clock_timestamp(), t.created_at)
+    WHERE ({compared("t")}) IS DISTINCT FROM ({compared("excluded")})
+    RETURNING t.{key[0]} AS execution_id"""
+
+
+# rebuild (event_log.py), under the executions' advisory locks: $1-$3 node_run_in[] in key
+# order with each run's first and last recorded times, $4-$6 the same of execution_in[], $7
+# the executions replaced. Node runs the fold has not are deleted. Returns the ids of the
+# executions that changed, sorted.
+REPLACE_STATE = f"""
+WITH node_runs AS (
+    {_replace("execution_logs", NODE_RUN_KEY, NODE_RUN, "node_run_in", "$1",
+              "$2::timestamptz[]", "$3::timestamptz[]")}
+), gone AS (
+    DELETE FROM execution_logs l WHERE l.execution_id = ANY ($7::text[])
+    AND NOT EXISTS (SELECT 1 FROM unnest($1::node_run_in[]) AS r
+                    WHERE (r.execution_id, r.node_id, r.attempt)
+                        = (l.execution_id, l.node_id, l.attempt))
+    RETURNING l.execution_id
+), executions AS (
+    {_replace("executions", EXECUTION_KEY, EXECUTION, "execution_in", "$4",
+              "$5::timestamptz[]", "$6::timestamptz[]")}
+)
+SELECT ARRAY(SELECT execution_id FROM node_runs UNION SELECT execution_id FROM gone
+             UNION SELECT execution_id FROM executions ORDER BY 1)
+"""  # fmt: skip

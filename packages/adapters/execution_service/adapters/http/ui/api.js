@@ -51,10 +51,12 @@ export function query(params) {
 }
 
 // Every node run of an execution, page by page (the API gives at most 1000 at a time).
-export async function allNodeRuns(id, options) {
+// With `at` (ISO), as they stood then.
+export async function allNodeRuns(id, options, at) {
   const runs = [];
+  const moment = at ? `&at=${encodeURIComponent(at)}` : "";
   for (let page = 1; ; page++) {
-    const body = await get(`/api/executions/${encodeURIComponent(id)}/logs?limit=1000&page=${page}`, options);
+    const body = await get(`/api/executions/${encodeURIComponent(id)}/logs?limit=1000&page=${page}${moment}`, options);
     runs.push(...body.data);
     if (page >= body.totalPages || body.data.length === 0) return runs;
   }

@@ -8,12 +8,14 @@ import { confirmDialog } from "./dialog.js";
 import { h, link, parseTime, replace } from "./dom.js";
 import { drawData, drawDetail, drawFailure, drawHead, drawHistory, drawQuiet, drawRetries, lastEvent, retryError } from "./execution-parts.js";
 import { Live } from "./live.js";
+import { replayControl } from "./replay.js";
 import { drawTimeline, tooltip } from "./timeline.js";
 
 export function executionView(root, { id, params, setLive }) {
   const path = `/api/executions/${encodeURIComponent(id)}`;
   const order = params.get("events") === "time" ? "time" : "arrival";
-  const state = { execution: null, runs: new Map(), history: null, retries: null, selected: null, result: null, order };
+  // replay: the execution and its runs as they stood at a past moment, while one is chosen
+  const state = { execution: null, runs: new Map(), history: null, retries: null, selected: null, result: null, order, replay: null };
   const tip = tooltip();
   const parts = {
     head: h("div", { class: "execution-head" }),
@@ -28,6 +30,10 @@ export function executionView(root, { id, params, setLive }) {
     history: h("div"),
   };
   const dialog = confirmDialog();
+  const replay = replayControl(id, (moment) => {
+    state.replay = moment;
+    schedule();
+  });
   replace(
     root,
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, link("/ui/", "Executions"), " / ", h("span", { class: "mono" }, id)),
@@ -37,7 +43,7 @@ export function executionView(root, { id, params, setLive }) {
     parts.data,
     parts.quiet,
     parts.result,
-    h("section", { "aria-labelledby": "timeline-title" }, h("h2", { id: "timeline-title" }, "Timeline"), parts.timeline),
+    h("section", { "aria-labelledby": "timeline-title" }, h("h2", { id: "timeline-title" }, "Timeline"), replay.el, parts.timeline),
     h("section", { "aria-labelledby": "detail-title", class: "detail-section" }, h("h2", { id: "detail-title" }, "Node run"), parts.detail),
     h("section", { "aria-labelledby": "retries-title" }, h("h2", { id: "retries-title" }, "Retries requested"), parts.retries),
     h("section", { "aria-labelledby": "history-title" }, h("h2", { id: "history-title" }, "Event history"), parts.history),
@@ -75,7 +81,11 @@ export function executionView(root, { id, params, setLive }) {
     }
     drawQuiet(parts.quiet, e, lastEvent(e, [...state.runs.values()], state.history));
     const timelineBegan = performance.now();
-    drawTimeline(parts.timeline, { execution: e, runs: [...state.runs.values()], failedRunId: failed && failed.id, selectedRunId: state.selected, onSelect: select, tip });
+    replay.update(e);
+    const past = state.replay;
+    parts.timeline.classList.toggle("replayed", Boolean(past));
+    if (past) drawTimeline(parts.timeline, { execution: past.execution, runs: past.runs, failedRunId: null, selectedRunId: state.selected, onSelect: select, tip, now: past.at });
+    else drawTimeline(parts.timeline, { execution: e, runs: [...state.runs.values()], failedRunId: failed && failed.id, selectedRunId: state.selected, onSelect: select, tip });
     performance.clearMeasures("timeline-render");
     performance.measure("timeline-render", { start: timelineBegan, end: performance.now() });
     if (focused !== null && focused !== undefined) {
@@ -208,6 +218,7 @@ export function executionView(root, { id, params, setLive }) {
   return () => {
     window.removeEventListener("resize", schedule);
     if (live) live.stop();
+    replay.stop();
     clearInterval(clock);
     clearTimeout(sideTimer);
     cancelAnimationFrame(frame);

@@ -54,10 +54,10 @@ export function rowsOf(runs, spans) {
   return [...byNode.values()];
 }
 
-export function drawTimeline(root, { execution, runs, failedRunId, selectedRunId, onSelect, tip }) {
+// `now`: where an open run ends (a replayed moment's, else the clock's).
+export function drawTimeline(root, { execution, runs, failedRunId, selectedRunId, onSelect, tip, now = Date.now() }) {
   tip.hide(); // the bar under the pointer is about to be replaced
   const finished = TERMINAL.has(execution.status) ? parseTime(execution.completedAt) : null;
-  const now = Date.now();
   const spans = spansOf(execution, runs, now);
   const rows = rowsOf(runs, spans);
   const whole = reported(execution);
