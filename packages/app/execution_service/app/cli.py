@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from execution_service.app import logs
 from execution_service.app.commands import migrate, print_prune, serve
 from execution_service.app.settings import Settings, SettingsError
-from execution_service.domain.events import parse_time
+from execution_service.domain import parse_time
 
 
 def parser() -> argparse.ArgumentParser:

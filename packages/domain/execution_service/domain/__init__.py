@@ -9,23 +9,6 @@ from execution_service.domain.changes import (
     Subscribers,
 )
 from execution_service.domain.cursors import decode_cursor, encode_cursor
-from execution_service.domain.errors import (
-    Conflict,
-    ExportFailed,
-    InvalidCursor,
-    NotFound,
-    NotSettled,
-    PublishFailed,
-    Unavailable,
-)
-from execution_service.domain.event_schema import (
-    DATA,
-    ENVELOPE,
-    RETRY_REQUESTED,
-    Field,
-    FieldType,
-    time_field,
-)
 from execution_service.domain.derived import (
     Derived,
     Difference,
@@ -35,12 +18,29 @@ from execution_service.domain.derived import (
     execution_view,
     node_run_views,
 )
+from execution_service.domain.errors import (
+    Conflict,
+    ExportFailed,
+    InvalidCursor,
+    NotFound,
+    NotSettled,
+    PublishFailed,
+    Unavailable,
+)
 from execution_service.domain.event_log import (
     Selection,
     Snapshot,
     Verification,
     rebuild,
     verify,
+)
+from execution_service.domain.event_schema import (
+    DATA,
+    ENVELOPE,
+    RETRY_REQUESTED,
+    Field,
+    FieldType,
+    time_field,
 )
 from execution_service.domain.events import (
     MAX_ATTEMPT,
@@ -58,6 +58,7 @@ from execution_service.domain.events import (
     Rejected,
     format_time,
     parse_message,
+    parse_time,
     stored_message,
 )
 from execution_service.domain.fold import (
@@ -78,9 +79,9 @@ from execution_service.domain.json_text import may_hold_a_long_integer
 from execution_service.domain.ports import (
     BatchObserver,
     Clock,
+    EventLog,
     ExecutionChanges,
     ExecutionQueries,
-    EventLog,
     ExecutionRecorder,
     Pruner,
     Recorded,
@@ -241,6 +242,7 @@ __all__ = [
     "node_run_views",
     "node_span_id",
     "parse_message",
+    "parse_time",
     "project",
     "prune",
     "rebuild",

@@ -10,8 +10,8 @@ from datetime import datetime
 import attrs
 
 from execution_service.domain.cursors import decode_cursor, encode_cursor
-from execution_service.domain.errors import Conflict, NotFound
 from execution_service.domain.derived import derive, execution_view, node_run_views
+from execution_service.domain.errors import Conflict, NotFound
 from execution_service.domain.events import (
     MAX_EVENT_BYTES,
     REPLAY_OF_HEADER,

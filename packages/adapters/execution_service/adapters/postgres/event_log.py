@@ -21,9 +21,18 @@ from execution_service.adapters.postgres.database import Connected
 from execution_service.adapters.postgres.recorder import notices
 from execution_service.adapters.postgres.rows import execution_rows, node_run_rows
 from execution_service.adapters.postgres.upserts import CHANNEL, REPLACE_STATE
-from execution_service.domain import EXECUTION, NODE_RUN, Projection, RawMessage
-from execution_service.domain.derived import Derived, Difference, LoggedEvent
-from execution_service.domain.event_log import Selection, Snapshot, Verification
+from execution_service.domain import (
+    EXECUTION,
+    NODE_RUN,
+    Derived,
+    Difference,
+    LoggedEvent,
+    Projection,
+    RawMessage,
+    Selection,
+    Snapshot,
+    Verification,
+)
 
 _EXECUTION_SLOTS = ", ".join(EXECUTION.slots)
 _NODE_RUN_SLOTS = ", ".join(NODE_RUN.slots)
