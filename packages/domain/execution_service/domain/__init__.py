@@ -38,7 +38,6 @@ from execution_service.domain.events import (
     RawMessage,
     Rejected,
     format_time,
-    parse_message,
 )
 from execution_service.domain.fold import (
     EXECUTION,
@@ -55,6 +54,7 @@ from execution_service.domain.fold import (
 )
 from execution_service.domain.identity import NodeRunKey, node_run_id
 from execution_service.domain.json_text import may_hold_a_long_integer
+from execution_service.domain.parsing import parse_message
 from execution_service.domain.ports import (
     BatchObserver,
     Clock,
