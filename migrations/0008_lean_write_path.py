@@ -322,8 +322,9 @@ def _node_run_ids(conn: Any) -> None:
     )
 
 
-# domain/events.py as it was: the envelope's timestamp, else the subject's own time field,
-# ISO 8601, UTC when it names no zone. Every stored event was accepted, so both parse.
+# domain/events.py as it was (its parsing is parsing.py now): the envelope's timestamp, else
+# the subject's own time field, ISO 8601, UTC when it names no zone. Every stored event was
+# accepted, so both parse.
 _TIME_FIELDS = {"started": "startedAt", "completed": "completedAt", "failed": "failedAt",
                 "cancelled": "cancelledAt"}  # fmt: skip
 

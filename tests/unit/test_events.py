@@ -20,8 +20,8 @@ from execution_service.domain import (
     RawMessage,
     Rejected,
     RetryRequest,
-    events,
     parse_message,
+    parsing,
 )
 from execution_service.domain.events import format_time, parse_time
 from support.events import message, raw
@@ -322,10 +322,10 @@ def test_the_fast_path_makes_the_event_the_careful_one_makes(
     # as a producer writes it, escaping only what JSON must: escapes take the careful way
     message = RawMessage(subject, json.dumps(envelope, ensure_ascii=False).encode(), {}, "S", 7)
     fast = parse_message(message, fast=decode_event_body)
-    with patch.object(events, "_plain_event", lambda *_: None):
+    with patch.object(parsing, "_plain_event", lambda *_: None):
         careful = parse_message(message)
     assert fast == careful
-    event(f"fast path took it: {events._plain_event(*_parts(message)) is not None}")
+    event(f"fast path took it: {parsing._plain_event(*_parts(message)) is not None}")
 
 
 def _parts(message: RawMessage) -> tuple[Any, ...]:
@@ -375,5 +375,5 @@ def test_the_fast_path_leaves_each_odd_field_as_the_careful_one_judges_it(
     (envelope[where] if where else envelope)[name] = value
     message = RawMessage(subject, json.dumps(envelope).encode())
     fast = parse_message(message, fast=decode_event_body)
-    with patch.object(events, "_plain_event", lambda *_: None):
+    with patch.object(parsing, "_plain_event", lambda *_: None):
         assert fast == parse_message(message)

@@ -51,13 +51,11 @@ from execution_service.domain.events import (
     Event,
     EventIdentity,
     EventKind,
-    FastDecoder,
     Ignored,
     Parsed,
     RawMessage,
     Rejected,
     format_time,
-    parse_message,
     parse_time,
     stored_message,
 )
@@ -76,6 +74,7 @@ from execution_service.domain.fold import (
 )
 from execution_service.domain.identity import NodeRunKey, node_run_id
 from execution_service.domain.json_text import may_hold_a_long_integer
+from execution_service.domain.parsing import FastDecoder, parse_message
 from execution_service.domain.ports import (
     BatchObserver,
     Clock,

@@ -123,7 +123,7 @@ def claim_precedence(attempt: int, terminal: bool, timestamp: datetime, key: str
 
 def earliest_precedence(timestamp: datetime, key: str) -> bytes:
     """(timestamp, key), earliest greatest: the time counted down from the latest, the key's
-    bytes turned round and closed by 0xFF. A key holds no NUL (events.py), so its turned bytes
+    bytes turned round and closed by 0xFF. A key holds no NUL (parsing.py), so its turned bytes
     are at most 0xFE and a key that is a prefix of another still ranks after it."""
     return _earliest(_microseconds(timestamp), key.encode())
 

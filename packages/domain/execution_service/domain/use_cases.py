@@ -17,12 +17,11 @@ from execution_service.domain.events import (
     REPLAY_OF_HEADER,
     Event,
     EventIdentity,
-    FastDecoder,
     Ignored,
     RawMessage,
     Rejected,
-    parse_message,
 )
+from execution_service.domain.parsing import FastDecoder, parse_message
 from execution_service.domain.ports import (
     Clock,
     ExecutionQueries,

@@ -1,5 +1,5 @@
 """Event bodies decoded by orjson, about 3× faster than the standard library here, for the
-domain's parser (events.py FastDecoder). A body that may hold an integer beyond 64 bits, which
+domain's parser (parsing.py FastDecoder). A body that may hold an integer beyond 64 bits, which
 orjson would read as a float, is declined (domain/json_text.py) and the standard library
 decodes it; so is whatever orjson refuses (NaN, a lone surrogate, bad UTF-8…)."""
 
