@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
@@ -133,18 +135,36 @@ async def rebuild(
     progress: Progress | None = None,
     after: str | None = None,
     chunk: int = CHUNK,
+    in_flight: int = 2,
 ) -> tuple[int, int]:
     """Replace the stored rows of the selected executions by the fold of their events, a
-    chunk at a time (each chunk atomic: stopped anywhere, run again). With no selection,
-    the per-status counts are made right too. Returns (executions walked, changed)."""
+    chunk at a time (each chunk atomic: stopped anywhere, run again). `in_flight` chunks at
+    once, so that one folds while another waits for the store; progress is told in walk order,
+    so that its last id has every execution up to it done. With no selection, the per-status
+    counts are made right too. Returns (executions walked, changed)."""
     total = await log.count(selection)
     done = changed = 0
-    while ids := await log.execution_ids(selection, after, chunk):
-        changed += await log.replace(ids, derive)
+    pending: deque[tuple[Sequence[str], asyncio.Task[int]]] = deque()
+
+    async def oldest() -> None:
+        nonlocal done, changed
+        ids, task = pending.popleft()
+        changed += await task
         done += len(ids)
-        after = ids[-1]
         if progress is not None:
-            progress(done, total, after)
+            progress(done, total, ids[-1])
+
+    try:
+        while ids := await log.execution_ids(selection, after, chunk):
+            after = ids[-1]
+            pending.append((ids, asyncio.ensure_future(log.replace(ids, derive))))
+            if len(pending) >= in_flight:
+                await oldest()
+        while pending:
+            await oldest()
+    finally:
+        for _, task in pending:
+            task.cancel()
     if selection.everything:
         await log.recount()
     return done, changed
