@@ -14,9 +14,9 @@ from typing import Any, NamedTuple
 import attrs
 
 from execution_service.domain.events import Event, RawMessage
-from execution_service.domain.parsing import FastDecoder, parse_message
 from execution_service.domain.fold import EXECUTION, NODE_RUN, Layout, Projection, State, project
 from execution_service.domain.identity import NodeRunKey
+from execution_service.domain.parsing import FastDecoder, parse_message
 from execution_service.domain.status import Status
 from execution_service.domain.views import ExecutionView, NodeCounts, NodeRunView
 
