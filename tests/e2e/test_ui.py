@@ -224,11 +224,13 @@ def test_the_page_shows_the_demo_follows_new_events_and_retries(
     # The demo's stand-in orchestrator runs attempt 2, and the page follows it to the end.
     wait.until(attempt_2_completed)
     assert not css(browser, "button.retry")
+
     # the summary is redrawn as the side data (history, retries, traces) arrives: again if stale
-    wait.until(
-        lambda b: ActionChains(b).move_to_element(b.find_element(By.TAG_NAME, "h1")).perform()
-        or True
-    )
+    def hover_summary(b: Chrome) -> bool:
+        ActionChains(b).move_to_element(b.find_element(By.TAG_NAME, "h1")).perform()
+        return True
+
+    wait.until(hover_summary)
     wait.until(lambda b: not shown(b, ".tip"))
     browser.save_screenshot(str(screenshots() / "timeline-retried.png"))
     shoot(browser, "execution-retried")
