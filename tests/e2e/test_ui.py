@@ -38,11 +38,12 @@ from support.service import Service
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=f"browser test: {missing()}")
 WIDTHS = (1280, 390)
+TRACE_UI = "https://tempo.example/trace/{traceId}"
 
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[dict[str, str]]:
-    with service_environment("u") as e:
+    with service_environment("u", {"TRACE_UI_URL": TRACE_UI}) as e:
         yield e
 
 
@@ -224,7 +225,13 @@ def test_the_page_shows_the_demo_follows_new_events_and_retries(
     # The demo's stand-in orchestrator runs attempt 2, and the page follows it to the end.
     wait.until(attempt_2_completed)
     assert not css(browser, "button.retry")
-    ActionChains(browser).move_to_element(browser.find_element(By.TAG_NAME, "h1")).perform()
+
+    # the summary is redrawn as the side data (history, retries, traces) arrives: again if stale
+    def hover_summary(b: Chrome) -> bool:
+        ActionChains(b).move_to_element(b.find_element(By.TAG_NAME, "h1")).perform()
+        return True
+
+    wait.until(hover_summary)
     wait.until(lambda b: not shown(b, ".tip"))
     browser.save_screenshot(str(screenshots() / "timeline-retried.png"))
     shoot(browser, "execution-retried")
@@ -449,6 +456,18 @@ def test_the_history_is_offered_in_time_order(
     assert history_times(browser) == by_time
     pressed = browser.find_element(By.CSS_SELECTOR, "button[data-order='time']")
     assert pressed.get_attribute("aria-pressed") == "true"
+
+
+def test_an_ended_execution_links_to_its_trace(service: Service, page: Chrome) -> None:
+    """TRACE_UI_URL set: the summary links to the trace (CONTRACT §7), in a new tab."""
+    browser, wait = page, waiting(page)
+    (trace,) = service.get("/api/executions/demo-completed/traces")[1]["data"]
+    browser.get(service.base + "/ui/executions/demo-completed")
+    wait.until(lambda b: css(b, "a.trace-link"))
+    (link,) = css(browser, "a.trace-link")
+    assert link.get_attribute("href") == TRACE_UI.replace("{traceId}", trace["traceId"])
+    assert link.get_attribute("target") == "_blank" and link.text == "Open trace"
+    assert "noopener" in (link.get_attribute("rel") or "")
 
 
 def letter(browser: Chrome, key: str) -> Any:
