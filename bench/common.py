@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import nats
+
 from execution_service.domain import RawMessage
 
 T = TypeVar("T")
@@ -134,3 +136,14 @@ def _parent(pid: str) -> int:
 
 def since(before: dict[str, float]) -> dict[str, float]:
     return {name: spent - before[name] for name, spent in servers_cpu().items()}
+
+
+def delete_stream(url: str, stream: str) -> None:
+    """A bench's stream goes with it (the server may be a shared one)."""
+
+    async def delete() -> None:
+        nc = await nats.connect(url)
+        await nc.jetstream().delete_stream(stream)
+        await nc.close()
+
+    asyncio.run(delete())

@@ -42,6 +42,7 @@ from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry
 
 from common import (
+    delete_stream,
     postmaster_of,
     run,
     servers_cpu,
@@ -325,13 +326,7 @@ def main(
             args = (in_flight, replicas, loop)
             traced = traced_drain(url, subjects.prefix, stream, total, executions, args)
     finally:
-
-        async def cleanup() -> None:
-            nc = await nats.connect(url)
-            await nc.jetstream().delete_stream(stream)
-            await nc.close()
-
-        asyncio.run(cleanup())
+        delete_stream(url, stream)
         if server:
             server.stop()
     service = result["seconds"]

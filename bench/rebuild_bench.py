@@ -12,7 +12,6 @@ JSON, for scripts. 10,000 executions are 1M events (common.workflow_events: 100 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import tempfile
@@ -20,10 +19,9 @@ import time
 import uuid
 from pathlib import Path
 
-import nats
 from drain_bench import check, drain_with_replicas, publish
 
-from common import run
+from common import delete_stream, run
 from execution_service.adapters.nats import EmbeddedNats, Subjects
 from execution_service.adapters.postgres import PostgresEventLog, PostgresUrl, create_database
 from execution_service.adapters.system import SystemClock
@@ -79,13 +77,7 @@ def main(executions: int, in_flight: int, replicas: int, loop: str) -> None:
             seconds = run(timed_log_work(database), loop)
             assert run(check(database), loop) == ingested, "the rebuild changed what ingest made"
     finally:
-
-        async def cleanup() -> None:
-            nc = await nats.connect(url)
-            await nc.jetstream().delete_stream(stream)
-            await nc.close()
-
-        asyncio.run(cleanup())
+        delete_stream(url, stream)
         if server:
             server.stop()
     print(f"events: {total} ({executions} executions, shuffled); ingest by {replicas} "

@@ -30,7 +30,7 @@ import nats
 import nats.js.errors
 from drain_bench import drain_with_replicas
 
-from common import T0, workflow_events
+from common import T0, delete_stream, workflow_events
 from execution_service.adapters.nats import EmbeddedNats, Subjects, bind_or_create_stream
 from execution_service.adapters.postgres import (
     PostgresPruner,
@@ -117,13 +117,7 @@ class Ingest:
                 2, 1, "uvloop",
             )  # fmt: skip
         finally:
-
-            async def cleanup() -> None:
-                nc = await nats.connect(self.url)
-                await nc.jetstream().delete_stream(self.stream)
-                await nc.close()
-
-            asyncio.run(cleanup())
+            delete_stream(self.url, self.stream)
         return float(result["seconds"])
 
 

@@ -3,14 +3,11 @@ a moment, and an execution as it stood then (CONTRACT, `?at=`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-import attrs
 import pytest
 
 from execution_service.domain import (
-    ExecutionView,
-    NodeRunView,
     NotFound,
     NotSettled,
     Page,
@@ -20,14 +17,9 @@ from execution_service.domain import (
     record_events,
 )
 from support.events import Workflow
+from support.stamps import unstamped
 
 from .conftest import Store
-
-_STAMP = datetime(2000, 1, 1).astimezone()
-
-
-def unstamped(view: ExecutionView | NodeRunView) -> ExecutionView | NodeRunView:
-    return attrs.evolve(view, created_at=_STAMP, updated_at=_STAMP)
 
 
 async def test_what_was_recorded_by_a_moment_and_the_execution_as_it_stood(store: Store) -> None:

@@ -8,14 +8,11 @@ import asyncio
 import json
 from datetime import datetime
 
-import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
 from execution_service.adapters.memory import FixedClock, MemoryStore
 from execution_service.domain import (
-    ExecutionView,
-    NodeRunView,
     NotFound,
     Page,
     RawMessage,
@@ -25,12 +22,7 @@ from execution_service.domain import (
     record_events,
 )
 from support.histories import histories, shuffled_with_duplicates
-
-_STAMP = datetime(2000, 1, 1).astimezone()
-
-
-def unstamped(view: ExecutionView | NodeRunView) -> ExecutionView | NodeRunView:
-    return attrs.evolve(view, created_at=_STAMP, updated_at=_STAMP)
+from support.stamps import unstamped
 
 
 async def as_it_stands(store: MemoryStore, execution_id: str) -> object:
