@@ -160,6 +160,10 @@ async def test_every_documented_status_of_every_endpoint_sends_its_documented_bo
     await call("GET", logs, f"{e}/e1/logs?limit=0", 400)
     await call("GET", logs, f"{e}/nope/logs", 404)
     await call("GET", logs, f"{e}/e1/logs", 401, token=None)
+    future = "2100-01-01T00:00:00Z"  # writes in flight may yet be recorded before it
+    await call("GET", one, f"{e}/e1?at={future}", 409)
+    await call("GET", logs, f"{e}/e1/logs?at={future}", 409)
+    await call("GET", one, f"{e}/e1?at=yesterday", 400)
     retry = "/api/executions/{id}/retry"
     await call("POST", retry, f"{e}/e1/retry", 202)
     await call("POST", retry, f"{e}/e2/retry", 409)

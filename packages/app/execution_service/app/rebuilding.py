@@ -12,11 +12,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TextIO, TypeVar
 
+from dependency_injector import providers
+
 from execution_service.adapters.nats.decoding import decode_event_body
-from execution_service.adapters.postgres import PostgresEventLog, apply_migrations, create_database
+from execution_service.adapters.postgres import apply_migrations
 from execution_service.adapters.system import SystemClock
+from execution_service.app.container import Container
 from execution_service.app.settings import Settings
-from execution_service.domain import Difference, Selection, derive, rebuild, verify
+from execution_service.domain import Difference, EventLog, Selection, derive, rebuild, verify
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,13 +60,14 @@ class Progress:
             self._out.write("\n")
 
 
-async def _on_the_log(settings: Settings, work: Callable[[PostgresEventLog], Awaitable[T]]) -> T:
-    url = settings.require_database()
-    apply_migrations(url)
-    database = create_database(url, min_size=1, max_size=2)
+async def _on_the_log(settings: Settings, work: Callable[[EventLog], Awaitable[T]]) -> T:
+    apply_migrations(settings.require_database())
+    # a rebuild runs two chunks at once, each in a transaction of its own
+    container = Container(settings=settings, pool_size=providers.Object((1, 2)))
+    database = container.database()
     await database.connect()
     try:
-        return await work(PostgresEventLog(database))
+        return await work(container.event_log())
     finally:
         await database.disconnect()
 
@@ -77,7 +81,7 @@ def print_verify(settings: Settings, sample: int | None) -> int:
             sys.stderr.write("\r")
         print(difference, flush=True)
 
-    async def work(event_log: PostgresEventLog) -> int:
+    async def work(event_log: EventLog) -> int:
         outcome = await verify(event_log, derive_fast, SystemClock(), report, sample, progress)
         progress.end()
         seconds = (outcome.finished_at - outcome.started_at).total_seconds()
@@ -101,7 +105,7 @@ def print_rebuild(
     selection = Selection(frozenset(execution_ids), workflow_id, since)
     progress = Progress("rebuild")
 
-    async def work(event_log: PostgresEventLog) -> int:
+    async def work(event_log: EventLog) -> int:
         started = time.monotonic()
         done, changed = await rebuild(event_log, derive_fast, selection, progress, after)
         progress.end()
