@@ -22,7 +22,7 @@ from pathlib import Path
 from drain_bench import check, drain_with_replicas, publish
 
 from common import delete_stream, run
-from execution_service.adapters.nats import EmbeddedNats, Subjects
+from execution_service.adapters.nats import ConsumerSettings, EmbeddedNats, Subjects
 from execution_service.adapters.postgres import PostgresEventLog, PostgresUrl, create_database
 from execution_service.adapters.system import SystemClock
 from execution_service.app.rebuilding import derive_fast
@@ -108,7 +108,7 @@ def main(executions: int, in_flight: int, replicas: int, loop: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--executions", type=int, default=10_000)
-    parser.add_argument("--in-flight", type=int, default=1)
+    parser.add_argument("--in-flight", type=int, default=ConsumerSettings().concurrency)
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     args = parser.parse_args()
